@@ -1,0 +1,262 @@
+// Package sandbox starts a sandbox's processes — the gofer and the sentry
+// — and talks to the sentry over its control socket.
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/rpc"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"palisade.dev/runsc/config"
+	"palisade.dev/sentry/control"
+)
+
+// Sandbox is a running sentry and its gofer.
+type Sandbox struct {
+	ID string `json:"id"`
+	// Pid is the sentry's host PID.
+	Pid int `json:"pid"`
+	// GoferPid is the gofer's host PID.
+	GoferPid int `json:"goferPid"`
+	// ControlSocket is the path of the control socket.
+	ControlSocket string `json:"controlSocket"`
+
+	sentryCmd *exec.Cmd
+	goferCmd  *exec.Cmd
+}
+
+// CreateArgs are the inputs of Create.
+type CreateArgs struct {
+	ID       string
+	Spec     *specs.Spec
+	Conf     *config.Config
+	StateDir string
+	// Stdio are the container's stdin, stdout and stderr.
+	Stdio [3]*os.File
+}
+
+// Create starts the gofer and the sentry. On failure nothing is left
+// running.
+func Create(a CreateArgs) (s *Sandbox, retErr error) {
+	s = &Sandbox{ID: a.ID, ControlSocket: filepath.Join(a.StateDir, "control.sock")}
+	defer func() {
+		if retErr != nil {
+			s.Destroy()
+		}
+	}()
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+
+	// The gofer and the sentry talk over a socket pair.
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("gofer socket pair: %w", err)
+	}
+	goferEnd := os.NewFile(uintptr(fds[0]), "gofer-io")
+	sentryEnd := os.NewFile(uintptr(fds[1]), "sentry-gofer")
+	defer goferEnd.Close()
+	defer sentryEnd.Close()
+
+	// The control socket listens before the sentry starts, so clients
+	// can connect at once.
+	os.Remove(s.ControlSocket)
+	ln, err := net.Listen("unix", s.ControlSocket)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	lnFile, err := ln.(*net.UnixListener).File()
+	ln.Close()
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	defer lnFile.Close()
+
+	specFile, err := specToFile(a.Spec)
+	if err != nil {
+		return nil, err
+	}
+	defer specFile.Close()
+
+	// Gofer: fd 3 is its end of the socket pair; fd 4 the debug log.
+	goferLog, err := a.Conf.OpenDebugLog(a.ID, "gofer")
+	if err != nil {
+		return nil, err
+	}
+	g := exec.Command(self, append(a.Conf.ToFlags(), "gofer", "--root", a.Spec.Root.Path, "--io-fd=3", logFDFlag(goferLog, 4))...)
+	g.Args[0] = "runsc-gofer"
+	g.ExtraFiles = []*os.File{goferEnd, logOrNull(goferLog)}
+	g.Stderr = os.Stderr
+	// Its own mount namespace: it chroots into the tree it serves.
+	g.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS, Setsid: true}
+	if err := g.Start(); err != nil {
+		closeLog(goferLog)
+		return nil, fmt.Errorf("start gofer: %w", err)
+	}
+	closeLog(goferLog)
+	s.goferCmd = g
+	s.GoferPid = g.Process.Pid
+
+	// Sentry: stdio, then fd 3 the spec, 4 the gofer socket, 5 the control
+	// socket, 6 the debug log.
+	sentryLog, err := a.Conf.OpenDebugLog(a.ID, "boot")
+	if err != nil {
+		return nil, err
+	}
+	b := exec.Command(self, append(a.Conf.ToFlags(), "boot", "--spec-fd=3", "--gofer-fd=4", "--controller-fd=5", logFDFlag(sentryLog, 6), a.ID)...)
+	b.Args[0] = "runsc-sandbox"
+	b.Stdin, b.Stdout, b.Stderr = a.Stdio[0], a.Stdio[1], a.Stdio[2]
+	b.ExtraFiles = []*os.File{specFile, sentryEnd, lnFile, logOrNull(sentryLog)}
+	// Its own PID namespace: when the sentry dies, every stub dies with it.
+	b.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		Setsid:     true,
+	}
+	if err := b.Start(); err != nil {
+		closeLog(sentryLog)
+		return nil, fmt.Errorf("start sentry: %w", err)
+	}
+	closeLog(sentryLog)
+	s.sentryCmd = b
+	s.Pid = b.Process.Pid
+	return s, nil
+}
+
+// logFDFlag passes the debug log's FD number, or -1 for none.
+func logFDFlag(f *os.File, fd int) string {
+	if f == nil {
+		return "--log-fd=-1"
+	}
+	return fmt.Sprintf("--log-fd=%d", fd)
+}
+
+func logOrNull(f *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	n, _ := os.Open(os.DevNull)
+	return n
+}
+
+func closeLog(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
+}
+
+// specToFile writes the spec to an unlinked temporary file the sentry reads
+// through its descriptor.
+func specToFile(spec *specs.Spec) (*os.File, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.MemfdCreate("spec", 0)
+	if err != nil {
+		return nil, fmt.Errorf("spec: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "spec")
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, err
+	}
+	f.Seek(0, 0)
+	return f, nil
+}
+
+func (s *Sandbox) call(method string, args, reply any) error {
+	var conn net.Conn
+	var err error
+	for i := 0; i < 50; i++ {
+		if conn, err = net.Dial("unix", s.ControlSocket); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("connect to sandbox: %w", err)
+	}
+	c := rpc.NewClient(conn)
+	defer c.Close()
+	if err := c.Call(control.ServiceName+"."+method, args, reply); err != nil {
+		if errors.Is(err, rpc.ErrShutdown) || err.Error() == "unexpected EOF" {
+			return fmt.Errorf("sandbox %s died: %w", s.ID, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// StartError is a failure to start the container's process, with the
+// errno the sentry reported.
+type StartError struct {
+	Msg   string
+	Errno syscall.Errno
+}
+
+func (e *StartError) Error() string { return e.Msg }
+
+// Unwrap returns the errno.
+func (e *StartError) Unwrap() error { return e.Errno }
+
+// Start starts the container's process.
+func (s *Sandbox) Start(cid string) error {
+	var r control.Result
+	if err := s.call("Start", &control.StartArgs{ContainerID: cid}, &r); err != nil {
+		return err
+	}
+	if r.Err != "" {
+		return &StartError{Msg: r.Err, Errno: syscall.Errno(r.Errno)}
+	}
+	return nil
+}
+
+// Wait waits for the container's process and returns its wait status.
+func (s *Sandbox) Wait(cid string) (unix.WaitStatus, error) {
+	var r control.WaitReply
+	if err := s.call("Wait", &control.WaitArgs{ContainerID: cid}, &r); err != nil {
+		return 0, err
+	}
+	return unix.WaitStatus(r.Status), nil
+}
+
+// Destroy kills the sentry and the gofer and waits for them to go.
+func (s *Sandbox) Destroy() error {
+	for _, pid := range []int{s.Pid, s.GoferPid} {
+		if pid > 0 {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+	for _, c := range []*exec.Cmd{s.sentryCmd, s.goferCmd} {
+		if c != nil {
+			c.Wait()
+		}
+	}
+	// Processes started by another runsc invocation are not our
+	// children: wait for them to disappear.
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range []int{s.Pid, s.GoferPid} {
+		for pid > 0 && time.Now().Before(deadline) && unix.Kill(pid, 0) == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	os.Remove(s.ControlSocket)
+	return nil
+}
+
+// IsRunning reports whether the sentry process exists.
+func (s *Sandbox) IsRunning() bool {
+	return s.Pid > 0 && unix.Kill(s.Pid, 0) == nil
+}

@@ -1,0 +1,104 @@
+// Package dev is the sandbox's /dev: the memory devices (null, zero, full,
+// random, urandom), and the fd/stdin/stdout/stderr links into /proc.
+package dev
+
+import (
+	"context"
+	"crypto/rand"
+
+	"golang.org/x/sys/unix"
+
+	"palisade.dev/sentry/fs/synth"
+	"palisade.dev/sentry/memfile"
+	"palisade.dev/sentry/mm"
+	"palisade.dev/sentry/vfs"
+)
+
+// tmpfsMagic is what statfs reports for /dev (Linux's devtmpfs is tmpfs).
+const tmpfsMagic = 0x01021994
+
+// New returns a /dev filesystem.
+func New(mf *memfile.MemoryFile) *synth.FS {
+	fs := synth.NewFS("tmpfs", tmpfsMagic, 0o755)
+	root := fs.RootDir()
+	mem := func(name string, minor uint32, impl func() vfs.FileImpl) {
+		root.Add(name, fs.NewCharDev(root, name, 0o666, 1, minor, func(context.Context, *synth.File, uint32) (vfs.FileImpl, error) {
+			return impl(), nil
+		}))
+	}
+	mem("null", 3, func() vfs.FileImpl { return nullFile{} })
+	mem("zero", 5, func() vfs.FileImpl { return zeroFile{mf: mf} })
+	mem("full", 7, func() vfs.FileImpl { return fullFile{} })
+	mem("random", 8, func() vfs.FileImpl { return randomFile{} })
+	mem("urandom", 9, func() vfs.FileImpl { return randomFile{} })
+	for name, target := range map[string]string{
+		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
+	} {
+		root.Add(name, fs.NewSymlink(root, name, synth.StaticTarget(target)))
+	}
+	root.Subdir("pts", 0o755, nil)
+	root.Subdir("shm", 0o1777, nil)
+	return fs
+}
+
+// charDev gives character devices Linux's answers for seeking: they
+// accept any seek and report offset 0.
+type charDev struct{ vfs.FileDefaults }
+
+func (charDev) Seek(context.Context, int64, int) (int64, error) { return 0, nil }
+
+type nullFile struct{ charDev }
+
+func (nullFile) Read(context.Context, []byte) (int, error)                { return 0, nil }
+func (nullFile) PRead(context.Context, []byte, int64) (int, error)        { return 0, nil }
+func (nullFile) Write(_ context.Context, b []byte) (int, error)           { return len(b), nil }
+func (nullFile) PWrite(_ context.Context, b []byte, _ int64) (int, error) { return len(b), nil }
+func (nullFile) Stat(context.Context) (vfs.Statx, error)                  { return vfs.Statx{}, unix.ENOSYS }
+
+type zeroFile struct {
+	charDev
+	mf *memfile.MemoryFile
+}
+
+func (zeroFile) Read(_ context.Context, b []byte) (int, error) { clear(b); return len(b), nil }
+func (zeroFile) PRead(_ context.Context, b []byte, _ int64) (int, error) {
+	clear(b)
+	return len(b), nil
+}
+func (zeroFile) Write(_ context.Context, b []byte) (int, error)           { return len(b), nil }
+func (zeroFile) PWrite(_ context.Context, b []byte, _ int64) (int, error) { return len(b), nil }
+
+// ConfigureMMap makes a private mapping of /dev/zero anonymous memory and
+// a shared one shared anonymous memory, as Linux does.
+func (f zeroFile) ConfigureMMap(_ context.Context, opts *mm.MMapOpts) error {
+	if opts.Private {
+		opts.Mappable = nil
+		opts.Offset = 0
+		return nil
+	}
+	opts.Mappable = mm.NewSharedAnon(f.mf, opts.Length)
+	opts.Offset = 0
+	return nil
+}
+
+type fullFile struct{ charDev }
+
+func (fullFile) Read(_ context.Context, b []byte) (int, error) { clear(b); return len(b), nil }
+func (fullFile) PRead(_ context.Context, b []byte, _ int64) (int, error) {
+	clear(b)
+	return len(b), nil
+}
+func (fullFile) Write(context.Context, []byte) (int, error)         { return 0, unix.ENOSPC }
+func (fullFile) PWrite(context.Context, []byte, int64) (int, error) { return 0, unix.ENOSPC }
+
+type randomFile struct{ charDev }
+
+func (randomFile) Read(_ context.Context, b []byte) (int, error) { rand.Read(b); return len(b), nil }
+func (randomFile) PRead(_ context.Context, b []byte, _ int64) (int, error) {
+	rand.Read(b)
+	return len(b), nil
+}
+func (randomFile) Write(_ context.Context, b []byte) (int, error) { return len(b), nil }
+func (randomFile) PWrite(_ context.Context, b []byte, _ int64) (int, error) {
+	return len(b), nil
+}

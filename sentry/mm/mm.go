@@ -1,0 +1,147 @@
+// Package mm models an application address space: virtual memory areas
+// (VMAs: what the application asked to map, with permissions and backing
+// object), and platform mapping areas (PMAs: which memory-file pages back
+// which addresses right now). Faults are resolved here, not by the host:
+// a fault on an address with a VMA but no PMA allocates or translates
+// backing pages and maps them into the platform address space, a chunk at a
+// time; a write fault on a copy-on-write page copies it.
+//
+// The sentry reads and writes application memory through its own mapping
+// of the memory file (CopyIn, CopyOut, ZeroOut), honouring VMA permissions:
+// a bad pointer is EFAULT, never a sentry crash.
+//
+// Lock order: MemoryManager.mu, then Mappable locks (PageCache.mu), then
+// memfile.MemoryFile.mu. Platform address space calls are made with mu held.
+package mm
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+
+	"palisade.dev/abi/linux"
+	"palisade.dev/platform"
+	"palisade.dev/sentry/memfile"
+	"palisade.dev/sentry/segment"
+)
+
+// MemoryManager is an application address space.
+type MemoryManager struct {
+	p  platform.Platform
+	mf *memfile.MemoryFile
+
+	users atomic.Int32
+
+	mu   sync.Mutex
+	as   platform.AddressSpace
+	vmas segment.Set[vma, vmaOps]
+	pmas segment.Set[pma, pmaOps]
+
+	minAddr, maxAddr uintptr
+	// mmapBase is where top-down searches for free space start.
+	mmapBase uintptr
+	// stackTop is the top of the initial stack.
+	stackTop uintptr
+	// brkStart is the initial program break; brk the current one.
+	brkStart, brk uintptr
+
+	// Process image information (set by the loader, read by /proc).
+	argv, envv Range
+	auxv       []uint64
+	executable any
+}
+
+// Range is an address range [Start, End).
+type Range struct{ Start, End uintptr }
+
+// Len returns the length of r.
+func (r Range) Len() uintptr { return r.End - r.Start }
+
+// New returns an empty address space with one user.
+func New(p platform.Platform, mf *memfile.MemoryFile) (*MemoryManager, error) {
+	as, err := p.NewAddressSpace()
+	if err != nil {
+		return nil, err
+	}
+	mm := &MemoryManager{p: p, mf: mf, as: as, minAddr: p.MinUserAddress(), maxAddr: p.MaxUserAddress()}
+	mm.users.Store(1)
+	mm.chooseLayout()
+	return mm, nil
+}
+
+// randomPages returns a random number of pages below 2^bits, as a byte count.
+func randomPages(bits uint) uintptr {
+	var b [8]byte
+	rand.Read(b[:])
+	return uintptr(binary.LittleEndian.Uint64(b[:])&(1<<bits-1)) << linux.PageShift
+}
+
+// Default stack rlimit and the gap Linux keeps between the stack and the
+// mmap area.
+const (
+	DefaultStackSize = 8 << 20
+	minMmapGap       = 128 << 20
+)
+
+// chooseLayout places the stack and the mmap base as Linux does on x86-64,
+// with randomisation.
+func (mm *MemoryManager) chooseLayout() {
+	mm.stackTop = mm.maxAddr - randomPages(22)
+	mm.mmapBase = mm.stackTop - DefaultStackSize - minMmapGap - randomPages(28)
+}
+
+// StackTop returns the top of the initial stack.
+func (mm *MemoryManager) StackTop() uintptr { return mm.stackTop }
+
+// AddressSpace returns the platform address space.
+func (mm *MemoryManager) AddressSpace() platform.AddressSpace { return mm.as }
+
+// IncUsers adds a user (a task sharing this address space).
+func (mm *MemoryManager) IncUsers() { mm.users.Add(1) }
+
+// DecUsers drops a user; the last one releases the address space and all
+// its memory.
+func (mm *MemoryManager) DecUsers() {
+	if mm.users.Add(-1) > 0 {
+		return
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	for i := 0; i < mm.pmas.Len(); i++ {
+		s := mm.pmas.At(i)
+		mm.mf.DecRef(s.Val.memOff, s.Len())
+	}
+	mm.pmas = segment.Set[pma, pmaOps]{}
+	mm.vmas = segment.Set[vma, vmaOps]{}
+	mm.as.Release()
+}
+
+// SetImageInfo records where the loader put argv and envp, the auxiliary
+// vector and the executable, for /proc.
+func (mm *MemoryManager) SetImageInfo(argv, envv Range, auxv []uint64, executable any) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	mm.argv, mm.envv, mm.auxv, mm.executable = argv, envv, auxv, executable
+}
+
+// Executable returns what SetImageInfo recorded as the executable.
+func (mm *MemoryManager) Executable() any {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	return mm.executable
+}
+
+// ArgvEnv returns the argv and envp ranges.
+func (mm *MemoryManager) ArgvEnv() (Range, Range) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	return mm.argv, mm.envv
+}
+
+// Auxv returns the auxiliary vector.
+func (mm *MemoryManager) Auxv() []uint64 {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	return mm.auxv
+}

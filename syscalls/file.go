@@ -1,0 +1,1006 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"palisade.dev/sentry/kernel"
+	"palisade.dev/sentry/mm"
+	. "palisade.dev/sentry/strace"
+	"palisade.dev/sentry/vfs"
+)
+
+func init() {
+	full(unix.SYS_READ, Read, FD, OutBuf, Int)
+	full(unix.SYS_WRITE, Write, FD, InBuf, Int)
+	full(unix.SYS_PREAD64, Pread64, FD, OutBuf, Int, Int)
+	full(unix.SYS_PWRITE64, Pwrite64, FD, InBuf, Int, Int)
+	full(unix.SYS_READV, Readv, FD, Ptr, Int)
+	full(unix.SYS_WRITEV, Writev, FD, Ptr, Int)
+	full(unix.SYS_PREADV, Preadv, FD, Ptr, Int, Int)
+	full(unix.SYS_PWRITEV, Pwritev, FD, Ptr, Int, Int)
+	partial(unix.SYS_PREADV2, Preadv2, "RWF_* flags are accepted and ignored", FD, Ptr, Int, Int, Int, Hex)
+	partial(unix.SYS_PWRITEV2, Pwritev2, "RWF_* flags are accepted and ignored", FD, Ptr, Int, Int, Int, Hex)
+	partial(unix.SYS_OPEN, Open, "O_CREAT creates nothing: the root is read-only", Path, Hex, Oct)
+	partial(unix.SYS_OPENAT, Openat, "O_CREAT creates nothing: the root is read-only", FD, Path, Hex, Oct)
+	partial(unix.SYS_CREAT, Creat, "the root is read-only", Path, Oct)
+	full(unix.SYS_CLOSE, Close, FD)
+	full(unix.SYS_CLOSE_RANGE, CloseRange, Int, Int, Hex)
+	full(unix.SYS_STAT, Stat, Path, Ptr)
+	full(unix.SYS_LSTAT, Lstat, Path, Ptr)
+	full(unix.SYS_FSTAT, Fstat, FD, Ptr)
+	full(unix.SYS_NEWFSTATAT, Newfstatat, FD, Path, Ptr, Hex)
+	full(unix.SYS_STATX, Statx, FD, Path, Hex, Hex, Ptr)
+	full(unix.SYS_LSEEK, Lseek, FD, Int, Int)
+	full(unix.SYS_GETDENTS, Getdents, FD, Ptr, Int)
+	full(unix.SYS_GETDENTS64, Getdents64, FD, Ptr, Int)
+	full(unix.SYS_READLINK, Readlink, Path, OutBuf, Int)
+	full(unix.SYS_READLINKAT, Readlinkat, FD, Path, OutBuf, Int)
+	partial(unix.SYS_ACCESS, Access, "permission bits checked against real IDs; no ACLs", Path, Oct)
+	partial(unix.SYS_FACCESSAT, Faccessat, "permission bits checked against real IDs; no ACLs", FD, Path, Oct)
+	partial(unix.SYS_FACCESSAT2, Faccessat2, "permission bits checked; no ACLs", FD, Path, Oct, Hex)
+	full(unix.SYS_GETCWD, Getcwd, OutBuf, Int)
+	full(unix.SYS_CHDIR, Chdir, Path)
+	full(unix.SYS_FCHDIR, Fchdir, FD)
+	full(unix.SYS_DUP, Dup, FD)
+	full(unix.SYS_DUP2, Dup2, FD, FD)
+	full(unix.SYS_DUP3, Dup3, FD, FD, Hex)
+	partial(unix.SYS_FCNTL, Fcntl, "F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL only (no locks, owners, seals yet)", FD, Int, Hex)
+	partial(unix.SYS_IOCTL, Ioctl, "FIOCLEX/FIONCLEX/FIONBIO, and terminal TCGETS/TCSETS*/TIOCGWINSZ/TIOCSWINSZ on host TTYs", FD, Hex, Hex)
+	full(unix.SYS_STATFS, Statfs, Path, Ptr)
+	full(unix.SYS_FSTATFS, Fstatfs, FD, Ptr)
+	full(unix.SYS_UMASK, Umask, Oct)
+	partial(unix.SYS_FADVISE64, Fadvise64, "advice is validated and ignored", FD, Int, Int, Int)
+}
+
+const ioChunk = 64 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, ioChunk); return &b }}
+
+// getFile returns the file at fd with a reference, or EBADF.
+func getFile(t *kernel.Task, fd int32) (*vfs.FileDescription, error) {
+	f, _ := t.FDTable().Get(int(fd))
+	if f == nil {
+		return nil, unix.EBADF
+	}
+	return f, nil
+}
+
+func isRegular(f *vfs.FileDescription) bool {
+	return f.Dentry().Mode()&vfs.S_IFMT == vfs.S_IFREG
+}
+
+// readInto reads up to count bytes from f (at off, or at the file offset if
+// off < 0) into application memory at addr.
+func readInto(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, off int64) (int, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	if !isRegular(f) && count > len(buf) {
+		// A stream must be read with one call: a second could block
+		// after data has already been returned.
+		buf = make([]byte, min(count, 1<<20))
+	}
+	total := 0
+	for total < count {
+		n := min(count-total, len(buf))
+		var got int
+		var err error
+		if off >= 0 {
+			got, err = f.PRead(t, buf[:n], off+int64(total))
+		} else {
+			got, err = f.Read(t, buf[:n])
+		}
+		if got > 0 {
+			c, cerr := t.CopyOut(addr+uintptr(total), buf[:got])
+			total += c
+			if cerr != nil {
+				if total == 0 {
+					return 0, cerr
+				}
+				return total, nil
+			}
+		}
+		if err != nil {
+			if total > 0 {
+				return total, nil
+			}
+			return 0, err
+		}
+		if got < n || !isRegular(f) {
+			break
+		}
+	}
+	return total, nil
+}
+
+// writeFrom writes count bytes of application memory at addr to f.
+func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, off int64) (int, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	total := 0
+	for total < count {
+		n := min(count-total, len(buf))
+		c, cerr := t.CopyIn(addr+uintptr(total), buf[:n])
+		if c == 0 && cerr != nil {
+			if total == 0 {
+				return 0, cerr
+			}
+			return total, nil
+		}
+		var w int
+		var err error
+		if off >= 0 {
+			w, err = f.PWrite(t, buf[:c], off+int64(total))
+		} else {
+			w, err = f.Write(t, buf[:c])
+		}
+		total += w
+		if err != nil {
+			if total > 0 {
+				return total, nil
+			}
+			return 0, err
+		}
+		if w < c || cerr != nil {
+			break
+		}
+	}
+	return total, nil
+}
+
+// maxRW is MAX_RW_COUNT: Linux caps a single transfer just below 2 GiB.
+const maxRW = 0x7ffff000
+
+func clampCount(c uint) int { return int(min(c, maxRW)) }
+
+// Read implements read(2).
+func Read(t *kernel.Task, a args) (uintptr, error) {
+	f, err := getFile(t, a[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if !f.Readable() {
+		return 0, unix.EBADF
+	}
+	if a[2].Int64() < 0 {
+		return 0, unix.EINVAL
+	}
+	n, err := readInto(t, f, a[1].Pointer(), clampCount(a[2].SizeT()), -1)
+	return uintptr(n), err
+}
+
+// Write implements write(2).
+func Write(t *kernel.Task, a args) (uintptr, error) {
+	f, err := getFile(t, a[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if !f.Writable() {
+		return 0, unix.EBADF
+	}
+	if a[2].Int64() < 0 {
+		return 0, unix.EINVAL
+	}
+	n, err := writeFrom(t, f, a[1].Pointer(), clampCount(a[2].SizeT()), -1)
+	return uintptr(n), err
+}
+
+// Pread64 implements pread64(2).
+func Pread64(t *kernel.Task, a args) (uintptr, error) {
+	f, err := getFile(t, a[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if !f.Readable() {
+		return 0, unix.EBADF
+	}
+	if a[3].Int64() < 0 || a[2].Int64() < 0 {
+		return 0, unix.EINVAL
+	}
+	n, err := readInto(t, f, a[1].Pointer(), clampCount(a[2].SizeT()), a[3].Int64())
+	return uintptr(n), err
+}
+
+// Pwrite64 implements pwrite64(2).
+func Pwrite64(t *kernel.Task, a args) (uintptr, error) {
+	f, err := getFile(t, a[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if !f.Writable() {
+		return 0, unix.EBADF
+	}
+	if a[3].Int64() < 0 || a[2].Int64() < 0 {
+		return 0, unix.EINVAL
+	}
+	n, err := writeFrom(t, f, a[1].Pointer(), clampCount(a[2].SizeT()), a[3].Int64())
+	return uintptr(n), err
+}
+
+// vectored does readv/writev-family transfers.
+func vectored(t *kernel.Task, fd int32, iovAddr uintptr, iovcnt int32, off int64, write bool) (uintptr, error) {
+	f, err := getFile(t, fd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if (write && !f.Writable()) || (!write && !f.Readable()) {
+		return 0, unix.EBADF
+	}
+	if iovcnt < 0 || iovcnt > mm.MaxIOVecs {
+		return 0, unix.EINVAL
+	}
+	iovs, err := t.MemoryManager().CopyInIOVecs(iovAddr, int(iovcnt))
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, v := range iovs {
+		if v.Len == 0 {
+			continue
+		}
+		cur := int64(-1)
+		if off >= 0 {
+			cur = off + int64(total)
+		}
+		var n int
+		if write {
+			n, err = writeFrom(t, f, v.Base, clampCount(uint(v.Len)), cur)
+		} else {
+			n, err = readInto(t, f, v.Base, clampCount(uint(v.Len)), cur)
+		}
+		total += n
+		if err != nil {
+			if total > 0 {
+				return uintptr(total), nil
+			}
+			return 0, err
+		}
+		if uint64(n) < v.Len {
+			break
+		}
+	}
+	return uintptr(total), nil
+}
+
+// Readv implements readv(2).
+func Readv(t *kernel.Task, a args) (uintptr, error) {
+	return vectored(t, a[0].Int(), a[1].Pointer(), a[2].Int(), -1, false)
+}
+
+// Writev implements writev(2).
+func Writev(t *kernel.Task, a args) (uintptr, error) {
+	return vectored(t, a[0].Int(), a[1].Pointer(), a[2].Int(), -1, true)
+}
+
+// Preadv implements preadv(2).
+func Preadv(t *kernel.Task, a args) (uintptr, error) {
+	if a[3].Int64() < 0 {
+		return 0, unix.EINVAL
+	}
+	return vectored(t, a[0].Int(), a[1].Pointer(), a[2].Int(), a[3].Int64(), false)
+}
+
+// Pwritev implements pwritev(2).
+func Pwritev(t *kernel.Task, a args) (uintptr, error) {
+	if a[3].Int64() < 0 {
+		return 0, unix.EINVAL
+	}
+	return vectored(t, a[0].Int(), a[1].Pointer(), a[2].Int(), a[3].Int64(), true)
+}
+
+const rwfSupported = 0x1f // RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND
+
+// Preadv2 implements preadv2(2): an offset of -1 uses the file offset.
+func Preadv2(t *kernel.Task, a args) (uintptr, error) {
+	if a[5].Int()&^rwfSupported != 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	off := a[3].Int64()
+	if off < -1 {
+		return 0, unix.EINVAL
+	}
+	return vectored(t, a[0].Int(), a[1].Pointer(), a[2].Int(), off, false)
+}
+
+// Pwritev2 implements pwritev2(2).
+func Pwritev2(t *kernel.Task, a args) (uintptr, error) {
+	if a[5].Int()&^rwfSupported != 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	off := a[3].Int64()
+	if off < -1 {
+		return 0, unix.EINVAL
+	}
+	return vectored(t, a[0].Int(), a[1].Pointer(), a[2].Int(), off, true)
+}
+
+func copyInPath(t *kernel.Task, addr uintptr) (string, error) {
+	p, err := t.CopyInString(addr, vfs.PathMax-1)
+	if err == unix.ENAMETOOLONG {
+		return "", unix.ENAMETOOLONG
+	}
+	return p, err
+}
+
+// Open implements open(2).
+func Open(t *kernel.Task, a args) (uintptr, error) {
+	return openat(t, unix.AT_FDCWD, a[0].Pointer(), uint32(a[1].Uint()), a[2].Uint())
+}
+
+// Openat implements openat(2).
+func Openat(t *kernel.Task, a args) (uintptr, error) {
+	return openat(t, a[0].Int(), a[1].Pointer(), uint32(a[2].Uint()), a[3].Uint())
+}
+
+// Creat implements creat(2).
+func Creat(t *kernel.Task, a args) (uintptr, error) {
+	return openat(t, unix.AT_FDCWD, a[0].Pointer(), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC, a[1].Uint())
+}
+
+// pathFile is an O_PATH description: it names a file but does no I/O.
+type pathFile struct{ vfs.FileDefaults }
+
+func openat(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode uint32) (uintptr, error) {
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	if flags&unix.O_ACCMODE == unix.O_ACCMODE && flags&unix.O_PATH == 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
+		return 0, unix.EOPNOTSUPP
+	}
+	follow := flags&unix.O_NOFOLLOW == 0
+	if flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
+		follow = false
+	}
+	vd, err := t.Resolve(dirfd, path, follow)
+	if err == unix.ENOENT && flags&unix.O_CREAT != 0 && flags&unix.O_PATH == 0 {
+		return 0, createErr(t, dirfd, path)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL && flags&unix.O_PATH == 0 {
+		return 0, unix.EEXIST
+	}
+	ft := vd.Dentry.Mode() & vfs.S_IFMT
+	var f *vfs.FileDescription
+	if flags&unix.O_PATH != 0 {
+		if flags&unix.O_DIRECTORY != 0 && ft != vfs.S_IFDIR {
+			return 0, unix.ENOTDIR
+		}
+		f = vfs.NewFileDescription(pathFile{}, vd, unix.O_PATH|flags&unix.O_DIRECTORY)
+	} else {
+		switch {
+		case ft == vfs.S_IFLNK:
+			return 0, unix.ELOOP
+		case flags&unix.O_DIRECTORY != 0 && ft != vfs.S_IFDIR:
+			return 0, unix.ENOTDIR
+		case ft == vfs.S_IFDIR && (flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_TRUNC|unix.O_CREAT) != 0):
+			return 0, unix.EISDIR
+		case flags&unix.O_ACCMODE != unix.O_RDONLY && vd.Mount.ReadOnly && (ft == vfs.S_IFREG || ft == vfs.S_IFDIR):
+			return 0, unix.EROFS
+		}
+		if f, err = vd.Dentry.Open(t, vd, flags|unix.O_LARGEFILE); err != nil {
+			return 0, err
+		}
+	}
+	defer f.DecRef()
+	limit := int(t.ThreadGroup().Limits().Get(kernel.RLIMIT_NOFILE).Cur)
+	fd, err := t.FDTable().NewFD(0, f, flags&unix.O_CLOEXEC != 0, limit)
+	return uintptr(fd), err
+}
+
+// createErr is what creating path fails with while the root is read-only:
+// the errors of resolving its parent first.
+func createErr(t *kernel.Task, dirfd int32, path string) error {
+	dir := "."
+	if i := lastSlash(path); i >= 0 {
+		dir = path[:i+1]
+		if dir == "" {
+			dir = "/"
+		}
+	}
+	vd, err := t.Resolve(dirfd, dir, true)
+	if err != nil {
+		return err
+	}
+	if vd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
+		return unix.ENOTDIR
+	}
+	return unix.EROFS
+}
+
+func lastSlash(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '/' {
+			return i
+		}
+	}
+	return -1
+}
+
+// Close implements close(2).
+func Close(t *kernel.Task, a args) (uintptr, error) {
+	f := t.FDTable().Remove(int(a[0].Int()))
+	if f == nil {
+		return 0, unix.EBADF
+	}
+	f.DecRef()
+	return 0, nil
+}
+
+// CloseRange implements close_range(2).
+func CloseRange(t *kernel.Task, a args) (uintptr, error) {
+	first, last, flags := a[0].Uint(), a[1].Uint(), a[2].Uint()
+	const cloexec, unshare = 4, 2
+	if flags&^(cloexec|unshare) != 0 || first > last {
+		return 0, unix.EINVAL
+	}
+	for _, fd := range t.FDTable().FDs() {
+		if uint32(fd) < first || uint32(fd) > last {
+			continue
+		}
+		if flags&cloexec != 0 {
+			t.FDTable().SetCloexec(fd, true)
+		} else if f := t.FDTable().Remove(fd); f != nil {
+			f.DecRef()
+		}
+	}
+	return 0, nil
+}
+
+// statAt resolves dirfd+path as the stat family does.
+func statAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32) (vfs.Statx, error) {
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return vfs.Statx{}, err
+	}
+	if path == "" {
+		if flags&unix.AT_EMPTY_PATH == 0 {
+			return vfs.Statx{}, unix.ENOENT
+		}
+		if dirfd == unix.AT_FDCWD {
+			return t.FSContext().Cwd().Dentry.Stat(t)
+		}
+		f, err := getFile(t, dirfd)
+		if err != nil {
+			return vfs.Statx{}, err
+		}
+		defer f.DecRef()
+		return f.Stat(t)
+	}
+	vd, err := t.Resolve(dirfd, path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	if err != nil {
+		return vfs.Statx{}, err
+	}
+	return vd.Dentry.Stat(t)
+}
+
+func copyOutStat(t *kernel.Task, addr uintptr, st vfs.Statx, err error) (uintptr, error) {
+	if err != nil {
+		return 0, err
+	}
+	_, err = t.CopyOut(addr, st.MarshalStat())
+	return 0, err
+}
+
+// Stat implements stat(2).
+func Stat(t *kernel.Task, a args) (uintptr, error) {
+	st, err := statAt(t, unix.AT_FDCWD, a[0].Pointer(), 0)
+	return copyOutStat(t, a[1].Pointer(), st, err)
+}
+
+// Lstat implements lstat(2).
+func Lstat(t *kernel.Task, a args) (uintptr, error) {
+	st, err := statAt(t, unix.AT_FDCWD, a[0].Pointer(), unix.AT_SYMLINK_NOFOLLOW)
+	return copyOutStat(t, a[1].Pointer(), st, err)
+}
+
+// Fstat implements fstat(2).
+func Fstat(t *kernel.Task, a args) (uintptr, error) {
+	f, err := getFile(t, a[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	st, err := f.Stat(t)
+	return copyOutStat(t, a[1].Pointer(), st, err)
+}
+
+// Newfstatat implements newfstatat(2).
+func Newfstatat(t *kernel.Task, a args) (uintptr, error) {
+	flags := a[3].Uint()
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT) != 0 {
+		return 0, unix.EINVAL
+	}
+	st, err := statAt(t, a[0].Int(), a[1].Pointer(), flags)
+	return copyOutStat(t, a[2].Pointer(), st, err)
+}
+
+// Statx implements statx(2).
+func Statx(t *kernel.Task, a args) (uintptr, error) {
+	flags := a[2].Uint()
+	const syncType = 0x6000 // AT_STATX_SYNC_TYPE
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT|syncType) != 0 ||
+		flags&syncType == syncType {
+		return 0, unix.EINVAL
+	}
+	if a[3].Uint()&0x80000000 != 0 { // STATX__RESERVED
+		return 0, unix.EINVAL
+	}
+	st, err := statAt(t, a[0].Int(), a[1].Pointer(), flags)
+	if err != nil {
+		return 0, err
+	}
+	_, err = t.CopyOut(a[4].Pointer(), st.MarshalStatx())
+	return 0, err
+}
+
+// Lseek implements lseek(2).
+func Lseek(t *kernel.Task, a args) (uintptr, error) {
+	f, err := getFile(t, a[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	whence := int(a[2].Int())
+	if whence < unix.SEEK_SET || whence > unix.SEEK_HOLE {
+		return 0, unix.EINVAL
+	}
+	off, err := f.Seek(t, a[1].Int64(), whence)
+	return uintptr(off), err
+}
+
+// getdents serialises directory entries in the old or the 64-bit format.
+func getdents(t *kernel.Task, a args, is64 bool) (uintptr, error) {
+	f, err := getFile(t, a[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	size := int(min(a[2].Uint(), 1<<20))
+	out := make([]byte, 0, size)
+	le := binary.LittleEndian
+	err = f.IterDirents(t, func(d vfs.Dirent) bool {
+		var rec []byte
+		if is64 {
+			reclen := (19 + len(d.Name) + 1 + 7) &^ 7
+			rec = make([]byte, reclen)
+			le.PutUint64(rec[0:], d.Ino)
+			le.PutUint64(rec[8:], uint64(d.NextOff))
+			le.PutUint16(rec[16:], uint16(reclen))
+			rec[18] = d.Type
+			copy(rec[19:], d.Name)
+		} else {
+			reclen := (18 + len(d.Name) + 2 + 7) &^ 7
+			rec = make([]byte, reclen)
+			le.PutUint64(rec[0:], d.Ino)
+			le.PutUint64(rec[8:], uint64(d.NextOff))
+			le.PutUint16(rec[16:], uint16(reclen))
+			copy(rec[18:], d.Name)
+			rec[reclen-1] = d.Type
+		}
+		if len(out)+len(rec) > size {
+			return false
+		}
+		out = append(out, rec...)
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if len(out) == 0 {
+		// Either the end, or the buffer is too small for one entry.
+		var more bool
+		f.IterDirents(t, func(vfs.Dirent) bool { more = true; return false })
+		if more {
+			return 0, unix.EINVAL
+		}
+		return 0, nil
+	}
+	if _, err := t.CopyOut(a[1].Pointer(), out); err != nil {
+		return 0, err
+	}
+	return uintptr(len(out)), nil
+}
+
+// Getdents implements getdents(2).
+func Getdents(t *kernel.Task, a args) (uintptr, error) { return getdents(t, a, false) }
+
+// Getdents64 implements getdents64(2).
+func Getdents64(t *kernel.Task, a args) (uintptr, error) { return getdents(t, a, true) }
+
+func readlinkat(t *kernel.Task, dirfd int32, pathAddr, buf uintptr, size int32) (uintptr, error) {
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	if size <= 0 {
+		return 0, unix.EINVAL
+	}
+	var vd vfs.VirtualDentry
+	if path == "" {
+		// An O_PATH descriptor of the link itself.
+		if dirfd == unix.AT_FDCWD {
+			return 0, unix.ENOENT
+		}
+		f, err := getFile(t, dirfd)
+		if err != nil {
+			return 0, err
+		}
+		vd = f.VirtualDentry()
+		f.DecRef()
+		if vd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFLNK {
+			return 0, unix.ENOENT
+		}
+	} else if vd, err = t.Resolve(dirfd, path, false); err != nil {
+		return 0, err
+	}
+	target, err := vd.Dentry.Readlink(t)
+	if err != nil {
+		return 0, err
+	}
+	b := []byte(target)
+	if len(b) > int(size) {
+		b = b[:size]
+	}
+	n, err := t.CopyOut(buf, b)
+	if err != nil {
+		return 0, err
+	}
+	return uintptr(n), nil
+}
+
+// Readlink implements readlink(2).
+func Readlink(t *kernel.Task, a args) (uintptr, error) {
+	return readlinkat(t, unix.AT_FDCWD, a[0].Pointer(), a[1].Pointer(), a[2].Int())
+}
+
+// Readlinkat implements readlinkat(2).
+func Readlinkat(t *kernel.Task, a args) (uintptr, error) {
+	return readlinkat(t, a[0].Int(), a[1].Pointer(), a[2].Pointer(), a[3].Int())
+}
+
+func faccessat(t *kernel.Task, dirfd int32, pathAddr uintptr, mode uint32, flags uint32) (uintptr, error) {
+	const rOK, wOK, xOK = 4, 2, 1
+	if mode&^(rOK|wOK|xOK) != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EACCESS|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	var vd vfs.VirtualDentry
+	if path == "" {
+		if flags&unix.AT_EMPTY_PATH == 0 {
+			return 0, unix.ENOENT
+		}
+		vd, err = t.StartDir(dirfd, "")
+	} else {
+		vd, err = t.Resolve(dirfd, path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	}
+	if err != nil {
+		return 0, err
+	}
+	st, err := vd.Dentry.Stat(t)
+	if err != nil {
+		return 0, err
+	}
+	if mode&wOK != 0 && vd.Mount.ReadOnly && (st.Mode&vfs.S_IFMT == vfs.S_IFREG || st.Mode&vfs.S_IFMT == vfs.S_IFDIR || st.Mode&vfs.S_IFMT == vfs.S_IFLNK) {
+		return 0, unix.EROFS
+	}
+	c := t.Credentials()
+	uid, gid := c.RealUID, c.RealGID
+	if flags&unix.AT_EACCESS != 0 {
+		uid, gid = c.EffectiveUID, c.EffectiveGID
+	}
+	if !mayAccess(st, uid, gid, c.InGroup(gid) || gid == st.GID, c.HasCapability(unix.CAP_DAC_OVERRIDE), mode) {
+		return 0, unix.EACCES
+	}
+	return 0, nil
+}
+
+// mayAccess applies the classic Unix permission check.
+func mayAccess(st vfs.Statx, uid, gid uint32, inGroup, dacOverride bool, want uint32) bool {
+	if dacOverride {
+		// Root may do anything, except execute a file nobody may execute.
+		if want&1 != 0 && st.Mode&vfs.S_IFMT != vfs.S_IFDIR && st.Mode&0o111 == 0 {
+			return false
+		}
+		return true
+	}
+	perm := st.Mode & 7
+	switch {
+	case uid == st.UID:
+		perm = (st.Mode >> 6) & 7
+	case gid == st.GID || inGroup:
+		perm = (st.Mode >> 3) & 7
+	}
+	return perm&want == want
+}
+
+// Access implements access(2).
+func Access(t *kernel.Task, a args) (uintptr, error) {
+	return faccessat(t, unix.AT_FDCWD, a[0].Pointer(), a[1].Uint(), 0)
+}
+
+// Faccessat implements faccessat(2).
+func Faccessat(t *kernel.Task, a args) (uintptr, error) {
+	return faccessat(t, a[0].Int(), a[1].Pointer(), a[2].Uint(), 0)
+}
+
+// Faccessat2 implements faccessat2(2).
+func Faccessat2(t *kernel.Task, a args) (uintptr, error) {
+	return faccessat(t, a[0].Int(), a[1].Pointer(), a[2].Uint(), a[3].Uint())
+}
+
+// Getcwd implements getcwd(2).
+func Getcwd(t *kernel.Task, a args) (uintptr, error) {
+	fsc := t.FSContext()
+	p, ok := t.Kernel().MountNS.PathOf(fsc.Root(), fsc.Cwd())
+	if !ok {
+		p = "(unreachable)" + p
+	}
+	b := append([]byte(p), 0)
+	if uint(len(b)) > a[1].SizeT() {
+		return 0, unix.ERANGE
+	}
+	if _, err := t.CopyOut(a[0].Pointer(), b); err != nil {
+		return 0, err
+	}
+	return uintptr(len(b)), nil
+}
+
+// Chdir implements chdir(2).
+func Chdir(t *kernel.Task, a args) (uintptr, error) {
+	path, err := copyInPath(t, a[0].Pointer())
+	if err != nil {
+		return 0, err
+	}
+	vd, err := t.Resolve(unix.AT_FDCWD, path, true)
+	if err != nil {
+		return 0, err
+	}
+	if vd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
+		return 0, unix.ENOTDIR
+	}
+	t.FSContext().SetCwd(vd)
+	return 0, nil
+}
+
+// Fchdir implements fchdir(2).
+func Fchdir(t *kernel.Task, a args) (uintptr, error) {
+	f, err := getFile(t, a[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	vd := f.VirtualDentry()
+	if vd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
+		return 0, unix.ENOTDIR
+	}
+	t.FSContext().SetCwd(vd)
+	return 0, nil
+}
+
+func nofile(t *kernel.Task) int {
+	return int(t.ThreadGroup().Limits().Get(kernel.RLIMIT_NOFILE).Cur)
+}
+
+// Dup implements dup(2).
+func Dup(t *kernel.Task, a args) (uintptr, error) {
+	f, err := getFile(t, a[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	fd, err := t.FDTable().NewFD(0, f, false, nofile(t))
+	return uintptr(fd), err
+}
+
+// Dup2 implements dup2(2).
+func Dup2(t *kernel.Task, a args) (uintptr, error) {
+	if a[0].Int() == a[1].Int() {
+		f, err := getFile(t, a[0].Int())
+		if err != nil {
+			return 0, err
+		}
+		f.DecRef()
+		return uintptr(a[1].Int()), nil
+	}
+	return dup3(t, a[0].Int(), a[1].Int(), 0)
+}
+
+// Dup3 implements dup3(2).
+func Dup3(t *kernel.Task, a args) (uintptr, error) {
+	if a[2].Uint()&^unix.O_CLOEXEC != 0 || a[0].Int() == a[1].Int() {
+		return 0, unix.EINVAL
+	}
+	return dup3(t, a[0].Int(), a[1].Int(), a[2].Uint())
+}
+
+func dup3(t *kernel.Task, oldfd, newfd int32, flags uint32) (uintptr, error) {
+	f, err := getFile(t, oldfd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	old, err := t.FDTable().NewFDAt(int(newfd), f, flags&unix.O_CLOEXEC != 0, nofile(t))
+	if err != nil {
+		return 0, err
+	}
+	if old != nil {
+		old.DecRef()
+	}
+	return uintptr(newfd), nil
+}
+
+// Fcntl implements fcntl(2).
+func Fcntl(t *kernel.Task, a args) (uintptr, error) {
+	fd := a[0].Int()
+	f, cloexec := t.FDTable().Get(int(fd))
+	if f == nil {
+		return 0, unix.EBADF
+	}
+	defer f.DecRef()
+	cmd := a[1].Int()
+	if f.IsPath() {
+		switch cmd {
+		case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC, unix.F_GETFD, unix.F_SETFD, unix.F_GETFL:
+		default:
+			return 0, unix.EBADF
+		}
+	}
+	switch cmd {
+	case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC:
+		min := a[2].Int()
+		if min < 0 || int(min) >= nofile(t) {
+			return 0, unix.EINVAL
+		}
+		n, err := t.FDTable().NewFD(int(min), f, cmd == unix.F_DUPFD_CLOEXEC, nofile(t))
+		return uintptr(n), err
+	case unix.F_GETFD:
+		if cloexec {
+			return unix.FD_CLOEXEC, nil
+		}
+		return 0, nil
+	case unix.F_SETFD:
+		return 0, t.FDTable().SetCloexec(int(fd), a[2].Int()&unix.FD_CLOEXEC != 0)
+	case unix.F_GETFL:
+		return uintptr(f.Flags()), nil
+	case unix.F_SETFL:
+		f.SetStatusFlags(a[2].Uint())
+		return 0, nil
+	}
+	t.Kernel().LogUnimplemented(t, unix.SYS_FCNTL<<16|uintptr(cmd), "fcntl cmd "+itoa(int(cmd)))
+	return 0, unix.EINVAL
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	neg := i < 0
+	if neg {
+		i = -i
+	}
+	var b []byte
+	for i > 0 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+		i /= 10
+	}
+	if neg {
+		b = append([]byte{'-'}, b...)
+	}
+	return string(b)
+}
+
+// ioctl requests handled for every file.
+const (
+	fionclex = 0x5450
+	fioclex  = 0x5451
+	fionbio  = 0x5421
+)
+
+// Ioctl implements ioctl(2).
+func Ioctl(t *kernel.Task, a args) (uintptr, error) {
+	fd := a[0].Int()
+	f, err := getFile(t, fd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if f.IsPath() {
+		return 0, unix.EBADF
+	}
+	switch cmd := a[1].Uint(); cmd {
+	case fioclex, fionclex:
+		return 0, t.FDTable().SetCloexec(int(fd), cmd == fioclex)
+	case fionbio:
+		v, err := t.MemoryManager().CopyInUint32(a[2].Pointer())
+		if err != nil {
+			return 0, err
+		}
+		fl := f.Flags()
+		if v != 0 {
+			fl |= unix.O_NONBLOCK
+		} else {
+			fl &^= unix.O_NONBLOCK
+		}
+		f.SetStatusFlags(fl)
+		return 0, nil
+	default:
+		return f.Ioctl(t, t.MemoryManager(), cmd, a[2].Pointer())
+	}
+}
+
+// Statfs implements statfs(2).
+func Statfs(t *kernel.Task, a args) (uintptr, error) {
+	path, err := copyInPath(t, a[0].Pointer())
+	if err != nil {
+		return 0, err
+	}
+	vd, err := t.Resolve(unix.AT_FDCWD, path, true)
+	if err != nil {
+		return 0, err
+	}
+	return copyOutStatfs(t, vd, a[1].Pointer())
+}
+
+// Fstatfs implements fstatfs(2).
+func Fstatfs(t *kernel.Task, a args) (uintptr, error) {
+	f, err := getFile(t, a[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	return copyOutStatfs(t, f.VirtualDentry(), a[1].Pointer())
+}
+
+func copyOutStatfs(t *kernel.Task, vd vfs.VirtualDentry, addr uintptr) (uintptr, error) {
+	s, err := vd.Mount.FS.Statfs(t)
+	if err != nil {
+		return 0, err
+	}
+	if vd.Mount.ReadOnly {
+		s.Flags |= 1 // ST_RDONLY
+	}
+	_, err = t.CopyOut(addr, s.Marshal())
+	return 0, err
+}
+
+// Umask implements umask(2).
+func Umask(t *kernel.Task, a args) (uintptr, error) {
+	return uintptr(t.FSContext().SwapUmask(a[0].Uint())), nil
+}
+
+// Fadvise64 implements fadvise64(2).
+func Fadvise64(t *kernel.Task, a args) (uintptr, error) {
+	f, err := getFile(t, a[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if a[3].Int() < 0 || a[3].Int() > 5 || a[2].Int64() < 0 {
+		return 0, unix.EINVAL
+	}
+	if !isRegular(f) && f.Dentry().Mode()&vfs.S_IFMT != vfs.S_IFDIR {
+		return 0, unix.ESPIPE
+	}
+	return 0, nil
+}
