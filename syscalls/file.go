@@ -887,7 +887,7 @@ func Fcntl(t *kernel.Task, a args) (uintptr, error) {
 		f.SetStatusFlags(a[2].Uint())
 		return 0, nil
 	}
-	t.Kernel().LogUnimplemented(t, unix.SYS_FCNTL<<16|uintptr(cmd), "fcntl cmd "+itoa(int(cmd)))
+	t.Kernel().LogUnimplemented(t, unix.SYS_FCNTL<<16|uintptr(cmd), "fcntl cmd "+itoa(int(cmd)), false)
 	return 0, unix.EINVAL
 }
 

@@ -18,6 +18,13 @@ type entry struct {
 	support kernel.Support
 	note    string
 	args    []strace.Arg
+	probe   bool
+}
+
+// probes are unimplemented calls libc probes at startup and falls back
+// from by design; see kernel.Syscall.Probe.
+var probes = map[uintptr]string{
+	334: "per-CPU critical sections are not supported; glibc falls back without them", // rseq
 }
 
 // handlers are filled in by the init functions of the area files.
@@ -27,7 +34,7 @@ func reg(nr uintptr, fn kernel.SyscallFn, s kernel.Support, note string, args ..
 	if _, dup := handlers[nr]; dup {
 		panic("syscalls: duplicate registration of " + names[nr])
 	}
-	handlers[nr] = entry{fn, s, note, args}
+	handlers[nr] = entry{fn: fn, support: s, note: note, args: args}
 }
 
 // full and partial register handlers.
@@ -50,7 +57,10 @@ func Table() *kernel.SyscallTable {
 				continue
 			}
 			e := handlers[uintptr(nr)]
-			t.Entries[nr] = kernel.Syscall{Name: name, Fn: e.fn, Support: e.support, Note: e.note, Args: e.args}
+			if note, ok := probes[uintptr(nr)]; ok {
+				e.note, e.probe = note, true
+			}
+			t.Entries[nr] = kernel.Syscall{Name: name, Fn: e.fn, Support: e.support, Note: e.note, Args: e.args, Probe: e.probe}
 		}
 		table = t
 	})

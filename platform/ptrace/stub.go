@@ -20,6 +20,7 @@ const (
 	stubMemFD = 3
 
 	codeOffset     = 0x100
+	nameOffset     = 0x170
 	sigactOffset   = 0x180
 	fprogOffset    = 0x1a0
 	filterOffset   = 0x1c0
@@ -27,6 +28,9 @@ const (
 	injectAddr     = stubAddr + codeOffset + 1
 	cloneEntryAddr = stubAddr + codeOffset + 4
 )
+
+// StubName is the name (comm) of every stub process on the host.
+const StubName = "palisade-stub"
 
 // stubCode is the stub's machine code. Its source (AT&T syntax):
 //
@@ -132,6 +136,7 @@ func stubImage() []byte {
 	le.PutUint64(ph[48:], 0x1000)   // p_align
 
 	copy(img[codeOffset:], stubCode)
+	copy(img[nameOffset:], StubName+"\x00")
 
 	// struct kernel_sigaction for SIGCHLD: handler SIG_IGN, no flags,
 	// no restorer, empty mask.

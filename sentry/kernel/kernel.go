@@ -72,15 +72,20 @@ func (k *Kernel) BootTime() time.Time { return k.bootTime }
 // Uptime returns the time since boot (CLOCK_BOOTTIME's value).
 func (k *Kernel) Uptime() time.Duration { return time.Since(k.bootTime) }
 
-// LogUnimplemented logs an unimplemented system call, once per number.
-func (k *Kernel) LogUnimplemented(t *Task, sysno uintptr, name string) {
+// LogUnimplemented logs an unimplemented system call, once per number:
+// at warning level, or at info level for a libc probe.
+func (k *Kernel) LogUnimplemented(t *Task, sysno uintptr, name string, probe bool) {
 	if _, loaded := k.unimplemented.LoadOrStore(sysno, true); loaded {
 		return
 	}
 	if name == "" {
 		name = fmt.Sprintf("syscall %d", sysno)
 	}
-	k.Log.Warn("unsupported syscall: returning ENOSYS", "syscall", name, "number", sysno, "tid", t.tid, "comm", t.Comm())
+	level := slog.LevelWarn
+	if probe {
+		level = slog.LevelInfo
+	}
+	k.Log.Log(context.Background(), level, "unsupported syscall: returning ENOSYS", "syscall", name, "number", sysno, "tid", t.tid, "comm", t.Comm())
 }
 
 // TaskByTID returns the task with the given thread ID.

@@ -41,6 +41,10 @@ type Syscall struct {
 	Note    string
 	// Args says how --strace formats the arguments.
 	Args []strace.Arg
+	// Probe marks an unimplemented call that libc probes and falls back
+	// from by design (rseq): its ENOSYS is logged at info level, so it
+	// reaches the debug log but not the container's stderr.
+	Probe bool
 }
 
 // SyscallTable maps system call numbers to handlers.

@@ -214,11 +214,11 @@ func (t *Task) doSyscall() {
 	var ret uintptr
 	var err error
 	if entry == nil || entry.Fn == nil {
-		name := ""
+		name, probe := "", false
 		if entry != nil {
-			name = entry.Name
+			name, probe = entry.Name, entry.Probe
 		}
-		t.k.LogUnimplemented(t, sysno, name)
+		t.k.LogUnimplemented(t, sysno, name, probe)
 		err = unix.ENOSYS
 	} else {
 		ret, err = entry.Fn(t, args)

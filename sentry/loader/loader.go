@@ -278,12 +278,12 @@ func mapELF(ctx context.Context, m *mm.MemoryManager, fd *vfs.FileDescription, i
 			if _, err := m.MMap(o); err != nil {
 				return nil, err
 			}
-			// Zero the rest of the last file page: it is bss.
-			if memEnd > fileEnd {
-				if pad := pageUp(fileEnd) - fileEnd; pad > 0 && fileEnd&linux.PageMask != 0 {
-					if _, err := m.ZeroOut(fileEnd, int(min(pad, memEnd-fileEnd)), mm.IOOpts{IgnorePermissions: true}); err != nil {
-						return nil, err
-					}
+			// With bss, zero the rest of the last file page, to the end of
+			// the page as Linux's padzero does: ld.so's early allocator
+			// hands out that tail and relies on it being zero.
+			if memEnd > fileEnd && fileEnd&linux.PageMask != 0 {
+				if _, err := m.ZeroOut(fileEnd, int(pageUp(fileEnd)-fileEnd), mm.IOOpts{IgnorePermissions: true}); err != nil {
+					return nil, err
 				}
 			}
 		}

@@ -1,0 +1,28 @@
+# Palisade build, test and benchmark entry points.
+GO ?= go
+
+.PHONY: all build test bench deps clean
+
+all: build
+
+# runsc is one static binary: the sentry and the gofer re-execute it from
+# places where no dynamic loader exists.
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/runsc ./runsc
+
+# Installs what the tests need on a fresh Debian machine.
+deps:
+	./scripts/install-deps.sh
+
+# The one test command: unit tests, the C conformance suite (natively and
+# under runsc) and the end-to-end tests, all as `go test` output. Needs root.
+test: deps build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+# Per-operation costs under runsc divided by native.
+bench: build
+	$(GO) run ./test/bench
+
+clean:
+	rm -rf bin test/syscalls/build

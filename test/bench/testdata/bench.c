@@ -1,0 +1,52 @@
+// bench times one operation and prints the cost per operation in
+// nanoseconds. Modes:
+//   getpid N        N raw getpid system calls
+//   pagefault MB    map MB of anonymous memory and write one byte per page
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+static double now(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+	if (argc != 3) {
+		fprintf(stderr, "usage: bench getpid|pagefault N\n");
+		return 2;
+	}
+	long n = atol(argv[2]);
+	double t0, t1;
+	if (strcmp(argv[1], "getpid") == 0) {
+		t0 = now();
+		for (long i = 0; i < n; i++)
+			syscall(SYS_getpid);
+		t1 = now();
+		printf("%.1f\n", (t1 - t0) / n);
+	} else if (strcmp(argv[1], "pagefault") == 0) {
+		size_t len = (size_t)n << 20;
+		long pages = len / 4096;
+		t0 = now();
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED) {
+			perror("mmap");
+			return 1;
+		}
+		for (long i = 0; i < pages; i++)
+			p[i * 4096] = 1;
+		t1 = now();
+		munmap(p, len);
+		printf("%.1f\n", (t1 - t0) / pages);
+	} else {
+		fprintf(stderr, "unknown mode %s\n", argv[1]);
+		return 2;
+	}
+	return 0;
+}
