@@ -1,6 +1,6 @@
 module palisade.dev
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/google/subcommands v1.2.0
