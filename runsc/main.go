@@ -4,8 +4,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/google/subcommands"
@@ -15,19 +17,32 @@ import (
 )
 
 func main() {
-	subcommands.Register(subcommands.HelpCommand(), "")
-	subcommands.Register(subcommands.FlagsCommand(), "")
-	subcommands.Register(new(cmd.Do), "")
-	subcommands.Register(new(cmd.Syscalls), "")
-	subcommands.Register(new(cmd.Boot), "internal")
-	subcommands.Register(new(cmd.Gofer), "internal")
+	top := flag.NewFlagSet("runsc", flag.ContinueOnError)
+	top.SetOutput(io.Discard)
+	config.RegisterFlags(top)
+	cdr := subcommands.NewCommander(top, "runsc")
+	// A bad flag is one line; the full usage is for --help and "runsc help".
+	explain := top.Usage
+	top.Usage = func() {}
+	cdr.Register(cdr.HelpCommand(), "")
+	cdr.Register(cdr.FlagsCommand(), "")
+	cdr.Register(cmd.OneLineFlagErrors(new(cmd.Do)), "")
+	cdr.Register(cmd.OneLineFlagErrors(new(cmd.Syscalls)), "")
+	cdr.Register(cmd.OneLineFlagErrors(new(cmd.Boot)), "internal")
+	cdr.Register(cmd.OneLineFlagErrors(new(cmd.Gofer)), "internal")
 
-	config.RegisterFlags(flag.CommandLine)
-	flag.Parse()
-	conf, err := config.NewFromFlags(flag.CommandLine)
+	if err := top.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			explain()
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "runsc: %v (see 'runsc flags')\n", err)
+		os.Exit(2)
+	}
+	conf, err := config.NewFromFlags(top)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
 		os.Exit(1)
 	}
-	os.Exit(int(subcommands.Execute(context.Background(), conf)))
+	os.Exit(int(cdr.Execute(context.Background(), conf)))
 }

@@ -106,6 +106,7 @@ func (p *Platform) startMaster(stubFD int) (*thread, error) {
 		{"munmap above stub", unix.SYS_MUNMAP, []uintptr{stubAddr + stubSize, hostTaskSize - stubAddr - stubSize}},
 		{"name", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NAME, stubAddr + nameOffset, 0, 0, 0}},
 		{"ignore SIGCHLD", unix.SYS_RT_SIGACTION, []uintptr{uintptr(unix.SIGCHLD), stubAddr + sigactOffset, 0, 8}},
+		{"drop capabilities", unix.SYS_CAPSET, []uintptr{stubAddr + capHdrOffset, stubAddr + capDataOffset}},
 		{"no_new_privs", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0}},
 		{"seccomp filter", unix.SYS_SECCOMP, []uintptr{unix.SECCOMP_SET_MODE_FILTER, 0, stubAddr + fprogOffset}},
 	}

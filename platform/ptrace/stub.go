@@ -21,6 +21,8 @@ const (
 
 	codeOffset     = 0x100
 	nameOffset     = 0x170
+	capHdrOffset   = 0x800 // struct __user_cap_header_struct
+	capDataOffset  = 0x810 // struct __user_cap_data_struct[2], all zero
 	sigactOffset   = 0x180
 	fprogOffset    = 0x1a0
 	filterOffset   = 0x1c0
@@ -137,6 +139,10 @@ func stubImage() []byte {
 
 	copy(img[codeOffset:], stubCode)
 	copy(img[nameOffset:], StubName+"\x00")
+
+	// capset(2) header for _LINUX_CAPABILITY_VERSION_3 and pid 0 (self);
+	// the data that follows it is all zero: no capabilities.
+	le.PutUint32(img[capHdrOffset:], 0x20080522)
 
 	// struct kernel_sigaction for SIGCHLD: handler SIG_IGN, no flags,
 	// no restorer, empty mask.

@@ -57,6 +57,9 @@ func Run(a Args) error {
 	if err != nil {
 		return err
 	}
+	if err := confine(); err != nil {
+		return fmt.Errorf("confine sentry: %w", err)
+	}
 	client, err := protocol.NewClient(a.GoferFD)
 	if err != nil {
 		return fmt.Errorf("gofer connection: %w", err)

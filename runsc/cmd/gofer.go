@@ -55,6 +55,9 @@ func (g *Gofer) Execute(ctx context.Context, f *flag.FlagSet, args ...any) subco
 	if err := unix.Chdir("/"); err != nil {
 		return Errorf(conf, "gofer: chdir: %v", err)
 	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return Errorf(conf, "gofer: no_new_privs: %v", err)
+	}
 	rootFD, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return Errorf(conf, "gofer: open root: %v", err)

@@ -3,6 +3,7 @@ package cmd
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -59,4 +60,27 @@ func processLogger(conf *config.Config, logFD int) *slog.Logger {
 		level = slog.LevelInfo
 	}
 	return newLogger(conf, os.Stderr, level)
+}
+
+// OneLineFlagErrors wraps c so that a bad flag is reported as one line,
+// "runsc: NAME: ..." (the full usage stays available from "runsc help NAME").
+func OneLineFlagErrors(c subcommands.Command) subcommands.Command { return oneLine{c} }
+
+type oneLine struct{ subcommands.Command }
+
+func (o oneLine) SetFlags(f *flag.FlagSet) {
+	o.Command.SetFlags(f)
+	if f.ErrorHandling() != flag.ContinueOnError {
+		// "runsc help NAME" prints the defaults: leave it alone.
+		return
+	}
+	f.SetOutput(prefixWriter{"runsc: " + o.Name() + ": "})
+	f.Usage = func() {}
+}
+
+type prefixWriter struct{ prefix string }
+
+func (p prefixWriter) Write(b []byte) (int, error) {
+	os.Stderr.WriteString(p.prefix + string(b))
+	return len(b), nil
 }

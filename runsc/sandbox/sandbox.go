@@ -100,7 +100,10 @@ func Create(a CreateArgs) (s *Sandbox, retErr error) {
 	g.ExtraFiles = []*os.File{goferEnd, logOrNull(goferLog)}
 	g.Stderr = os.Stderr
 	// Its own mount namespace: it chroots into the tree it serves.
-	g.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS, Setsid: true}
+	g.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWNET,
+		Setsid:     true,
+	}
 	if err := g.Start(); err != nil {
 		closeLog(goferLog)
 		return nil, fmt.Errorf("start gofer: %w", err)
@@ -120,8 +123,9 @@ func Create(a CreateArgs) (s *Sandbox, retErr error) {
 	b.Stdin, b.Stdout, b.Stderr = a.Stdio[0], a.Stdio[1], a.Stdio[2]
 	b.ExtraFiles = []*os.File{specFile, sentryEnd, lnFile, logOrNull(sentryLog)}
 	// Its own PID namespace: when the sentry dies, every stub dies with it.
+	// No network yet: an empty network namespace.
 	b.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWNET,
 		Setsid:     true,
 	}
 	if err := b.Start(); err != nil {

@@ -179,6 +179,8 @@ func TestBadInputsLeaveNothing(t *testing.T) {
 		{[]string{"--root=" + state, "do", "--root-dir=/no/such/dir", "/bin/true"}, "no such file or directory"},
 		{[]string{"--root=" + state, "--platform=kvm", "do", "/bin/true"}, `invalid --platform "kvm"`},
 		{[]string{"--root=" + state, "do", "--cwd=relative", "/bin/true"}, "must be an absolute path"},
+		{[]string{"--root=" + state, "do", "--no-such-flag", "/bin/true"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"--root=" + state, "--no-such-flag", "do", "/bin/true"}, "flag provided but not defined: -no-such-flag"},
 	} {
 		r := run(t, nil, runsc, tc.args...)
 		if r.code == 0 {

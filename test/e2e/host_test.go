@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,10 +16,12 @@ import (
 var execCommand = exec.Command
 
 type proc struct {
-	pid, ppid int
-	comm      string
-	cmdline   string
-	seccomp   string
+	pid, ppid  int
+	comm       string
+	cmdline    string
+	seccomp    string
+	capEff     string
+	noNewPrivs string
 }
 
 func hostProcs() map[int]proc {
@@ -45,6 +48,10 @@ func hostProcs() map[int]proc {
 				p.ppid, _ = strconv.Atoi(v)
 			case "Seccomp":
 				p.seccomp = v
+			case "CapEff":
+				p.capEff = v
+			case "NoNewPrivs":
+				p.noNewPrivs = v
 			}
 		}
 		f.Close()
@@ -114,6 +121,15 @@ func TestHostProcesses(t *testing.T) {
 		if s.seccomp != "2" {
 			t.Errorf("stub %d runs without its seccomp filter (Seccomp: %q)", s.pid, s.seccomp)
 		}
+		if s.capEff != "0000000000000000" {
+			t.Errorf("stub %d has capabilities %s, want none", s.pid, s.capEff)
+		}
+	}
+	if sentry.capEff != "0000000000000000" || sentry.noNewPrivs != "1" {
+		t.Errorf("sentry %d: CapEff %s NoNewPrivs %s, want no capabilities and no_new_privs", sentry.pid, sentry.capEff, sentry.noNewPrivs)
+	}
+	if root, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", sentry.pid)); root == "/" {
+		t.Errorf("sentry %d is not confined: its root is the host's /", sentry.pid)
 	}
 	for _, p := range tree {
 		if p.comm == "sleep" {
