@@ -345,22 +345,24 @@ func Prctl(t *kernel.Task, a args) (uintptr, error) {
 	return 0, unix.EINVAL
 }
 
-// SchedGetaffinity implements sched_getaffinity(2): the sandbox has the
-// CPUs the sentry may run on.
+// SchedGetaffinity implements sched_getaffinity(2): every task may run on
+// the CPUs of the sandbox.
 func SchedGetaffinity(t *kernel.Task, a args) (uintptr, error) {
 	size := a[1].SizeT()
 	if size < 8 || size%8 != 0 {
 		return 0, unix.EINVAL
 	}
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
-		return 0, err
+	if pid := a[0].Int(); pid != 0 && t.Kernel().TaskByTID(pid) == nil {
+		return 0, unix.ESRCH
 	}
-	b := make([]byte, min(size, 128))
-	for i := 0; i < len(b)*8; i++ {
-		if set.IsSet(i) {
-			b[i/8] |= 1 << (i % 8)
-		}
+	cpus := t.Kernel().CPUs()
+	need := (cpus[len(cpus)-1]/64 + 1) * 8
+	if int(size) < need {
+		return 0, unix.EINVAL
+	}
+	b := make([]byte, need)
+	for _, c := range cpus {
+		b[c/8] |= 1 << (c % 8)
 	}
 	if _, err := t.CopyOut(a[2].Pointer(), b); err != nil {
 		return 0, err

@@ -39,6 +39,7 @@ type Kernel struct {
 	Version  string
 
 	bootTime time.Time
+	cpus     []int
 
 	mu      sync.Mutex
 	tasks   map[int32]*Task
@@ -59,12 +60,29 @@ func New(p platform.Platform, mf *memfile.MemoryFile, ns *vfs.MountNamespace, st
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Kernel{
+	k := &Kernel{
 		Platform: p, MemoryFile: mf, MountNS: ns, Syscalls: st, Log: log,
 		Hostname: "palisade", Release: Release, Version: Version,
 		bootTime: time.Now(), tasks: make(map[int32]*Task), nextTID: 1,
 	}
+	// The sandbox's CPUs are the sentry's, read before any task thread is
+	// pinned to one of them.
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) == nil {
+		for i := 0; i < 1024; i++ {
+			if set.IsSet(i) {
+				k.cpus = append(k.cpus, i)
+			}
+		}
+	}
+	if len(k.cpus) == 0 {
+		k.cpus = []int{0}
+	}
+	return k
 }
+
+// CPUs returns the CPUs the sandbox may run on.
+func (k *Kernel) CPUs() []int { return k.cpus }
 
 // BootTime returns when the kernel started.
 func (k *Kernel) BootTime() time.Time { return k.bootTime }

@@ -98,7 +98,7 @@ func TestProcSelfExe(t *testing.T) {
 		t.Errorf("readlink /proc/self/exe: %q, want /usr/bin/readlink", r.stdout)
 	}
 	r = do(t, nil, "/bin/ls", "/proc")
-	if r.stdout != "1\nself\nthread-self\nuptime\nversion\n" {
+	if r.stdout != "1\nmounts\nself\nthread-self\nuptime\nversion\n" {
 		t.Errorf("ls /proc shows %q, want only the sandbox's process 1 and the sentry's files", r.stdout)
 	}
 }

@@ -45,7 +45,55 @@ func New(k *kernel.Kernel) *synth.FS {
 		up := k.Uptime().Seconds()
 		return []byte(fmt.Sprintf("%.2f %.2f\n", up, up)), nil
 	}))
+	root.Add("mounts", fs.NewSymlink(root, "mounts", synth.StaticTarget("self/mounts")))
 	return fs
+}
+
+// mounts renders /proc/[pid]/mounts.
+func mounts(k *kernel.Kernel, t *kernel.Task, path func(vfs.VirtualDentry) (string, error)) []byte {
+	var b strings.Builder
+	for _, m := range k.MountNS.Mounts() {
+		p, err := path(vfs.VirtualDentry{Mount: m, Dentry: m.Root})
+		if err != nil {
+			continue
+		}
+		opt := "rw"
+		if m.ReadOnly {
+			opt = "ro"
+		}
+		src := m.Source
+		if src == "" {
+			src = "none"
+		}
+		fmt.Fprintf(&b, "%s %s %s %s 0 0\n", src, p, m.FS.Name(), opt)
+	}
+	return []byte(b.String())
+}
+
+// mountinfo renders /proc/[pid]/mountinfo.
+func mountinfo(k *kernel.Kernel, t *kernel.Task, path func(vfs.VirtualDentry) (string, error)) []byte {
+	var b strings.Builder
+	for _, m := range k.MountNS.Mounts() {
+		p, err := path(vfs.VirtualDentry{Mount: m, Dentry: m.Root})
+		if err != nil {
+			continue
+		}
+		parent := m.ID
+		if pm, _ := m.Parent(); pm != nil {
+			parent = pm.ID
+		}
+		opt := "rw"
+		if m.ReadOnly {
+			opt = "ro"
+		}
+		src := m.Source
+		if src == "" {
+			src = "none"
+		}
+		st, _ := m.Root.Stat(context.Background())
+		fmt.Fprintf(&b, "%d %d %d:%d / %s %s - %s %s %s\n", m.ID, parent, st.DevMajor, st.DevMinor, p, opt, m.FS.Name(), src, opt)
+	}
+	return []byte(b.String())
 }
 
 type pids struct{ k *kernel.Kernel }
@@ -117,6 +165,8 @@ func newPIDDir(parent *synth.Dir, name string, t *kernel.Task) *synth.Dir {
 	d.Add("maps", fs.NewDataFile(d, "maps", 0o444, func(ctx context.Context) ([]byte, error) {
 		return maps(t, path), nil
 	}))
+	d.Add("mounts", fs.NewDataFile(d, "mounts", 0o444, func(context.Context) ([]byte, error) { return mounts(k, t, path), nil }))
+	d.Add("mountinfo", fs.NewDataFile(d, "mountinfo", 0o444, func(context.Context) ([]byte, error) { return mountinfo(k, t, path), nil }))
 	d.Subdir("fd", 0o500, fds{t: t, path: path})
 	return d
 }
