@@ -151,6 +151,12 @@ type Fault struct {
 	// (SEGV_ACCERR): the access violated the mapping's permissions. It is
 	// false when nothing was mapped there (SEGV_MAPERR).
 	Mapped bool
+	// Access is the access that faulted, as far as the platform can tell.
+	// Under ptrace the hardware error code is not visible: a fault at the
+	// instruction pointer is an instruction fetch (Execute); any other is
+	// reported as Read|Write, and mm tells the two apart from the state of
+	// the page (a fault on a mapped copy-on-write page is a write).
+	Access AccessType
 }
 
 func (f *Fault) String() string {

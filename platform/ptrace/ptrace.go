@@ -298,12 +298,20 @@ func (c *context) Switch(as platform.AddressSpace, ac *arch.Context) (platform.E
 		return platform.EventInterrupt, nil, nil
 	}
 	const segvAccErr = 2
+	addr := uintptr(si.Fields[0])
+	access := platform.ReadWrite
+	if ip := uintptr(ac.Regs.Rip); addr >= ip && addr < ip+16 {
+		// The fetch of the faulting instruction itself (which may
+		// straddle into the next page).
+		access = platform.AccessType{Execute: true}
+	}
 	return platform.EventFault, &platform.Fault{
 		Kind:   kind,
 		Signo:  int(sig),
 		Code:   si.Code,
-		Addr:   uintptr(si.Fields[0]),
+		Addr:   addr,
 		Mapped: sig == unix.SIGSEGV && si.Code == segvAccErr,
+		Access: access,
 	}, nil
 }
 

@@ -88,8 +88,8 @@ func TestFaultReportsAddress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev != platform.EventFault || f.Kind != platform.FaultSegv || f.Addr != 0x12345678 || f.Mapped {
-			t.Fatalf("got event %v fault %v, want unmapped SEGV at 0x12345678", ev, f)
+		if ev != platform.EventFault || f.Kind != platform.FaultSegv || f.Addr != 0x12345678 || f.Mapped || f.Access.Execute {
+			t.Fatalf("got event %v fault %v, want unmapped data SEGV at 0x12345678", ev, f)
 		}
 		// Now map it read-only and write to it: an access error.
 		as.MapFile(0x12345000, 0x1000, 0x1000, platform.Read)
@@ -102,6 +102,21 @@ func TestFaultReportsAddress(t *testing.T) {
 		}
 		if ev != platform.EventFault || f.Addr != 0x12345678 || !f.Mapped {
 			t.Fatalf("got event %v fault %v, want mapped SEGV at 0x12345678", ev, f)
+		}
+	})
+}
+
+func TestFaultOnInstructionFetch(t *testing.T) {
+	p, mem := newTestPlatform(t)
+	// mov $0x600000, %eax; jmp *%rax (nothing is mapped there)
+	code := []byte{0xb8, 0x00, 0x00, 0x60, 0x00, 0xff, 0xe0}
+	run(t, p, code, mem, func(as platform.AddressSpace, c platform.Context, ac *arch.Context) {
+		ev, f, err := c.Switch(as, ac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev != platform.EventFault || f.Addr != 0x600000 || !f.Access.Execute || f.Access.Write {
+			t.Fatalf("got event %v fault %+v, want an execute fault at 0x600000", ev, f)
 		}
 	})
 }
