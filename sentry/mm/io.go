@@ -35,22 +35,24 @@ func (mm *MemoryManager) forBlocks(addr uintptr, n int, write bool, opts IOOpts,
 			return done, errFault
 		}
 		v := mm.vmas.At(vi)
-		if !opts.IgnorePermissions {
-			if (write && !v.Val.perms.Write) || !v.Val.perms.Any() {
+		if opts.IgnorePermissions {
+			// As Linux's FOLL_FORCE: a private area is written through
+			// private copies whatever its permissions, a shared one only
+			// if it could be made writable.
+			if write && !v.Val.private && !v.Val.maxPerms.Write {
 				return done, errFault
 			}
+		} else if (write && !v.Val.perms.Write) || !v.Val.perms.Any() {
+			return done, errFault
 		}
 		segEnd := min(uintptr(v.End), addr+uintptr(n))
 		pi, ok := mm.pmas.Find(uint64(a))
-		if !ok || (write && !writable(&v.Val, &mm.pmas.At(pi).Val)) {
-			if err := mm.populateLocked(a&^linux.PageMask, pageUp(segEnd), write); err != nil {
-				// Whatever was backed before the failure can still be used.
-				if pi, ok = mm.pmas.Find(uint64(a)); !ok {
-					return done, errFault
-				}
-			}
+		if !ok || (write && needsCopy(&v.Val, &mm.pmas.At(pi).Val)) {
+			// Whatever is backed before a failure can still be used, as
+			// long as it is not a page that a write must not touch.
+			mm.populateLocked(a&^linux.PageMask, pageUp(segEnd), write)
 			pi, ok = mm.pmas.Find(uint64(a))
-			if !ok {
+			if !ok || (write && needsCopy(&v.Val, &mm.pmas.At(pi).Val)) {
 				return done, errFault
 			}
 		}

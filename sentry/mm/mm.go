@@ -85,10 +85,13 @@ const (
 )
 
 // chooseLayout places the stack and the mmap base as Linux does on x86-64,
-// with randomisation.
+// with randomisation. On a platform with a small address space the offsets
+// shrink so that both stay inside it.
 func (mm *MemoryManager) chooseLayout() {
-	mm.stackTop = mm.maxAddr - randomPages(22)
-	mm.mmapBase = mm.stackTop - DefaultStackSize - minMmapGap - randomPages(28)
+	room := mm.maxAddr - mm.minAddr
+	mm.stackTop = mm.maxAddr - min(randomPages(22), room/8&^linux.PageMask)
+	gap := DefaultStackSize + minMmapGap + randomPages(28)
+	mm.mmapBase = mm.stackTop - min(gap, (mm.stackTop-mm.minAddr)/2&^linux.PageMask)
 }
 
 // StackTop returns the top of the initial stack.

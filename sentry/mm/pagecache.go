@@ -1,6 +1,7 @@
 package mm
 
 import (
+	"io"
 	"sync"
 
 	"palisade.dev/abi/linux"
@@ -11,7 +12,8 @@ import (
 // CacheSource supplies the contents of a PageCache.
 type CacheSource interface {
 	// ReadAt fills dst from the object at off. Bytes it does not fill
-	// (end of file) read as zeros.
+	// (end of file) read as zeros; a short read may return io.EOF, as
+	// io.ReaderAt does.
 	ReadAt(dst []byte, off int64) (int, error)
 	// Size returns the object's size in bytes.
 	Size() uint64
@@ -70,7 +72,9 @@ func (c *PageCache) Translate(start, end, required uint64) ([]Translation, error
 		if err != nil {
 			return c.fail(out, err)
 		}
-		if _, err := c.src.ReadAt(c.mf.Slice(mem, e-pos), int64(pos)); err != nil {
+		// io.EOF after a short read is how io.ReaderAt reports the end of
+		// the object: the rest of the page stays zero.
+		if _, err := c.src.ReadAt(c.mf.Slice(mem, e-pos), int64(pos)); err != nil && err != io.EOF {
 			c.mf.DecRef(mem, e-pos)
 			return c.fail(out, err)
 		}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"golang.org/x/sys/unix"
+
 	"palisade.dev/abi/linux"
 	"palisade.dev/platform"
 	"palisade.dev/sentry/segment"
@@ -57,16 +59,18 @@ func (pmaOps) Merge(a, b segment.Seg[pma]) (pma, bool) {
 	return a.Val, ok
 }
 
-// writable reports whether the pages of p may be written in place in an
-// area v.
+// needsCopy reports whether the pages of p must be copied before anything
+// writes them in an area v: a private area never writes pages it borrowed
+// from a mappable, or shares copy-on-write, in place. A shared area always
+// writes its object's pages.
+func needsCopy(v *vma, p *pma) bool {
+	return v.private && (!p.private || p.needCOW)
+}
+
+// writable reports whether the application may write the pages of p in
+// place in an area v.
 func writable(v *vma, p *pma) bool {
-	if !v.perms.Write {
-		return false
-	}
-	if v.private {
-		return p.private && !p.needCOW
-	}
-	return true
+	return v.perms.Write && !needsCopy(v, p)
 }
 
 // hostPerms are the permissions to map p with inside v.
@@ -180,11 +184,10 @@ func (mm *MemoryManager) populateRangeLocked(start, end, required, need uintptr,
 			if ok {
 				p := mm.pmas.At(pi)
 				pe := min(uintptr(p.End), segEnd)
-				if write && !writable(&v.Val, &p.Val) {
+				if write && needsCopy(&v.Val, &p.Val) {
 					if err := mm.breakCOWLocked(addr, pe); err != nil {
 						return err
 					}
-					v = mm.vmas.At(vi)
 				}
 				addr = pe
 				continue
@@ -197,20 +200,20 @@ func (mm *MemoryManager) populateRangeLocked(start, end, required, need uintptr,
 			if err != nil {
 				return err
 			}
+			if write && v.Val.private && v.Val.mappable != nil && filled > addr {
+				// Fresh pages borrowed from a file: copy them to write,
+				// including when the object ends early, since the caller
+				// may use what was backed.
+				if err := mm.breakCOWLocked(addr, filled); err != nil {
+					return err
+				}
+			}
 			if filled < ge {
 				// The object ended.
 				if filled < need {
 					return ErrBusError
 				}
 				return nil
-			}
-			v = mm.vmas.At(vi)
-			if write && v.Val.private && v.Val.mappable != nil {
-				// Fresh pages borrowed from a file: copy them to write.
-				if err := mm.breakCOWLocked(addr, ge); err != nil {
-					return err
-				}
-				v = mm.vmas.At(vi)
 			}
 			addr = ge
 		}
@@ -238,6 +241,11 @@ func (mm *MemoryManager) fillLocked(vi int, start, end, required uintptr) (uintp
 	}
 	ts, err := v.Val.mappable.Translate(objStart, objStart+length, req)
 	if err != nil {
+		if !errors.Is(err, ErrBusError) && !errors.Is(err, unix.ENOMEM) {
+			// The object could not supply its pages (a read failed):
+			// Linux sends SIGBUS for that too.
+			err = fmt.Errorf("%w: %w", ErrBusError, err)
+		}
 		return start, err
 	}
 	stop := start
@@ -314,7 +322,7 @@ func (mm *MemoryManager) forEachPieceLocked(start, end uintptr, fn func(s, e uin
 // dropPMAsLocked releases the backing of [start, end) and unmaps it from
 // the host.
 func (mm *MemoryManager) dropPMAsLocked(start, end uintptr) {
-	if mm.pmas.IsEmptyRange(uint64(start), uint64(end)) {
+	if end <= start || mm.pmas.IsEmptyRange(uint64(start), uint64(end)) {
 		return
 	}
 	i, j := mm.pmas.Isolate(uint64(start), uint64(end))

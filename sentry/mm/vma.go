@@ -69,8 +69,13 @@ type MMapOpts struct {
 // MMap creates a mapping and returns its address.
 func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	length, ok := linux.PageRoundUp(o.Length)
-	if !ok || length == 0 {
+	if !ok || length == 0 || length > uint64(mm.maxAddr-mm.minAddr) {
 		return 0, errNoMem
+	}
+	if (o.Fixed && o.Addr&linux.PageMask != 0) || (o.Mappable != nil && o.Offset&linux.PageMask != 0) {
+		// mmap(2) checks these; other callers must not get an area that
+		// would make the memory file allocate partial pages.
+		return 0, errInval
 	}
 	if o.Mappable != nil && o.Offset+length < o.Offset {
 		return 0, errOverflow
@@ -147,14 +152,14 @@ func (mm *MemoryManager) findAvailableLocked(hint, length uintptr) (uintptr, err
 	// Bottom-up above mmapBase.
 	start := uint64(mm.mmapBase)
 	for i := mm.vmas.LowerBound(start); ; i++ {
+		if uint64(length) > uint64(mm.maxAddr) || start > uint64(mm.maxAddr)-uint64(length) {
+			return 0, errNoMem
+		}
 		if i < mm.vmas.Len() && mm.vmas.At(i).Start < start+uint64(length) {
 			start = max(start, mm.vmas.At(i).End)
 			continue
 		}
-		if start+uint64(length) <= uint64(mm.maxAddr) {
-			return uintptr(start), nil
-		}
-		return 0, errNoMem
+		return uintptr(start), nil
 	}
 }
 
@@ -176,7 +181,9 @@ func (mm *MemoryManager) MUnmap(addr uintptr, length uint64) error {
 
 // unmapLocked removes every mapping in [start, end).
 func (mm *MemoryManager) unmapLocked(start, end uintptr) {
-	if mm.vmas.IsEmptyRange(uint64(start), uint64(end)) {
+	// An empty range must not reach Isolate, which would split the area
+	// around it.
+	if start >= end || mm.vmas.IsEmptyRange(uint64(start), uint64(end)) {
 		return
 	}
 	i, j := mm.vmas.Isolate(uint64(start), uint64(end))
@@ -288,9 +295,26 @@ func (mm *MemoryManager) MRemap(oldAddr uintptr, oldSize, newSize uint64, flags 
 	if !ok1 || !ok2 || newLen == 0 || newLen > uint64(mm.maxAddr) {
 		return 0, errInval
 	}
+	oldEnd := oldAddr + uintptr(oldLen)
+	if flags&linux.MREMAP_FIXED != 0 {
+		// The destination is checked first, as Linux does, and for every
+		// kind of remap: placeLocked relies on it.
+		if newAddr&linux.PageMask != 0 {
+			return 0, errInval
+		}
+		ne := newAddr + uintptr(newLen)
+		if ne < newAddr || newAddr < mm.minAddr || ne > mm.maxAddr {
+			return 0, errInval
+		}
+		if oldEnd >= oldAddr && newAddr < oldEnd && oldAddr < ne {
+			return 0, errInval
+		}
+	}
+	if oldLen == 0 && flags&linux.MREMAP_MAYMOVE == 0 {
+		return 0, errInval
+	}
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
-	oldEnd := oldAddr + uintptr(oldLen)
 	vi, ok := mm.vmas.Find(uint64(oldAddr))
 	if !ok {
 		return 0, errFault
@@ -301,29 +325,12 @@ func (mm *MemoryManager) MRemap(oldAddr uintptr, oldSize, newSize uint64, flags 
 		if v.Val.private {
 			return 0, errInval
 		}
-		oldLen = v.End - uint64(oldAddr)
-		oldEnd = oldAddr + uintptr(oldLen)
-		if flags&linux.MREMAP_MAYMOVE == 0 {
-			return 0, errInval
-		}
 		src := v.Val
 		src.off = v.Val.off + (uint64(oldAddr) - v.Start)
 		return mm.placeLocked(src, flags, newAddr, newLen, 0, 0)
 	}
 	if oldEnd > uintptr(v.End) || oldEnd < oldAddr {
 		return 0, errFault
-	}
-	if flags&linux.MREMAP_FIXED != 0 {
-		if newAddr&linux.PageMask != 0 {
-			return 0, errInval
-		}
-		ne := newAddr + uintptr(newLen)
-		if ne < newAddr || newAddr < mm.minAddr || ne > mm.maxAddr {
-			return 0, errInval
-		}
-		if newAddr < oldEnd && oldAddr < ne {
-			return 0, errInval
-		}
 	}
 	// Shrink in place.
 	if flags&linux.MREMAP_FIXED == 0 && newLen <= oldLen {
