@@ -8,11 +8,11 @@
 package loader
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"path"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -46,13 +46,23 @@ type Result struct {
 	Comm string
 }
 
-// maxScriptDepth is Linux's BINPRM_MAX_RECURSION.
-const maxScriptDepth = 4
+// maxScriptDepth is how many "#!" scripts may lead to the program: Linux's
+// exec_binprm gives up with ELOOP when the sixth file it looks at is a
+// script too ("depth > 5").
+const maxScriptDepth = 5
+
+// binprmBufSize is how much of the file execve looks at to recognise its
+// format (Linux's BINPRM_BUF_SIZE).
+const binprmBufSize = 256
 
 // Load loads the program and builds its stack. On error the address space
 // may be partly populated; the caller throws it away.
 func Load(ctx context.Context, a Args) (*Result, error) {
 	argv := append([]string(nil), a.Argv...)
+	if len(argv) == 0 {
+		// As Linux does since 5.18: programs may assume argc >= 1.
+		argv = []string{""}
+	}
 	filename := a.Filename
 	var fd *vfs.FileDescription
 	for depth := 0; ; depth++ {
@@ -60,7 +70,7 @@ func Load(ctx context.Context, a Args) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		var head [256]byte
+		var head [binprmBufSize]byte
 		n, err := f.PRead(ctx, head[:], 0)
 		if err != nil {
 			f.DecRef()
@@ -75,14 +85,15 @@ func Load(ctx context.Context, a Args) (*Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			nargv := []string{interp}
-			if arg != "" {
-				nargv = append(nargv, arg)
+			if interp == "" {
+				// "#!" then a NUL: Linux opens "" (the cwd, not a
+				// regular file) and fails with EACCES.
+				return nil, unix.EACCES
 			}
+			// argv becomes: interp [arg] filename argv[1:].
+			nargv := append([]string{interp}, arg...)
 			nargv = append(nargv, filename)
-			if len(argv) > 1 {
-				nargv = append(nargv, argv[1:]...)
-			}
+			nargv = append(nargv, argv[1:]...)
 			argv = nargv
 			filename = interp
 			continue
@@ -109,25 +120,80 @@ func comm(filename string) string {
 	return c
 }
 
-// parseShebang splits a "#!interp [arg]" line.
-func parseShebang(b []byte) (string, string, error) {
-	line := string(b[2:])
-	if i := strings.IndexByte(line, '\n'); i >= 0 {
-		line = line[:i]
-	} else if len(b) == 256 {
-		// Linux truncates over-long lines; keep what fits.
+// parseShebang parses the "#!" line at the start of b, the first
+// binprmBufSize bytes of a file (fewer if the file is shorter), as Linux's
+// binfmt_script does:
+//
+//   - the line ends at the first newline. Without one in the buffer, the
+//     line may have been cut: it is accepted only if the interpreter name
+//     ends (space, tab or NUL) within the buffer, and then ends before the
+//     buffer's last byte;
+//   - spaces and tabs (only those: not '\r') are trimmed at both ends;
+//   - the interpreter name runs to the first space, tab or NUL; nothing is
+//     ENOEXEC;
+//   - after a space or tab, the rest of the line less its leading spaces
+//     and tabs is the one optional argument, up to a NUL if it holds one.
+//
+// It returns the interpreter and zero or one argument. The interpreter is
+// "" if the name starts with a NUL.
+func parseShebang(b []byte) (string, []string, error) {
+	// Linux reads into a zeroed buffer: past the end of a short file, it
+	// sees NULs.
+	var buf [binprmBufSize]byte
+	copy(buf[:], b)
+	end := bytes.IndexByte(buf[:], '\n')
+	if end < 0 {
+		i := 2
+		for i < len(buf) && spaceTab(buf[i]) {
+			i++
+		}
+		if i == len(buf) || indexTerminator(buf[i:]) < 0 {
+			// All blanks, or an interpreter name that may be cut.
+			return "", nil, unix.ENOEXEC
+		}
+		end = len(buf) - 1
 	}
-	line = strings.TrimLeft(line, " \t")
-	line = strings.TrimRight(line, " \t\r")
-	if line == "" {
-		return "", "", unix.ENOEXEC
+	line := buf[2:end]
+	for len(line) > 0 && spaceTab(line[len(line)-1]) {
+		line = line[:len(line)-1]
 	}
-	interp, arg := line, ""
-	if i := strings.IndexAny(line, " \t"); i >= 0 {
-		interp = line[:i]
-		arg = strings.Trim(line[i+1:], " \t")
+	for len(line) > 0 && spaceTab(line[0]) {
+		line = line[1:]
 	}
-	return interp, arg, nil
+	if len(line) == 0 {
+		return "", nil, unix.ENOEXEC
+	}
+	i := indexTerminator(line)
+	if i < 0 {
+		return string(line), nil, nil
+	}
+	interp := string(line[:i])
+	if line[i] == 0 {
+		return interp, nil, nil
+	}
+	arg := line[i:]
+	for len(arg) > 0 && spaceTab(arg[0]) {
+		arg = arg[1:]
+	}
+	// The line was trimmed: something follows the blanks, if only a NUL
+	// (which makes an empty argument).
+	if j := bytes.IndexByte(arg, 0); j >= 0 {
+		arg = arg[:j]
+	}
+	return interp, []string{string(arg)}, nil
+}
+
+func spaceTab(c byte) bool { return c == ' ' || c == '\t' }
+
+// indexTerminator returns the index of the first space, tab or NUL in b,
+// or -1.
+func indexTerminator(b []byte) int {
+	for i, c := range b {
+		if spaceTab(c) || c == 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // ELF constants.
@@ -138,9 +204,11 @@ const (
 	ptLoad   = 1
 	ptInterp = 3
 	ptPhdr   = 6
-	pfX      = 1
-	pfW      = 2
-	pfR      = 4
+	// ptGNUStack's flags say whether the stack is executable.
+	ptGNUStack = 0x6474e551
+	pfX        = 1
+	pfW        = 2
+	pfR        = 4
 
 	// elfETDynBase is where Linux puts position-independent executables
 	// that have an interpreter (2/3 of the 47-bit address space).
@@ -165,6 +233,9 @@ type elfInfo struct {
 	hdr    elfHeader
 	phdrs  []progHeader
 	interp string
+	// execStack is set by a PT_GNU_STACK with PF_X. Without one, the
+	// stack of an x86-64 program is not executable.
+	execStack bool
 }
 
 func readELF(ctx context.Context, fd *vfs.FileDescription) (*elfInfo, error) {
@@ -189,7 +260,8 @@ func readELF(ctx context.Context, fd *vfs.FileDescription) (*elfInfo, error) {
 	if le.Uint16(eh[18:]) != emX86_64 || (h.typ != etExec && h.typ != etDyn) {
 		return nil, unix.ENOEXEC
 	}
-	if h.phentsize != 56 || h.phnum == 0 || h.phnum > 512 {
+	// Linux bounds the program headers to 64 KiB.
+	if h.phentsize != 56 || h.phnum == 0 || int(h.phnum) > 65536/56 {
 		return nil, unix.ENOEXEC
 	}
 	ph := make([]byte, int(h.phnum)*56)
@@ -199,6 +271,7 @@ func readELF(ctx context.Context, fd *vfs.FileDescription) (*elfInfo, error) {
 		return nil, unix.ENOEXEC
 	}
 	info := &elfInfo{hdr: h}
+	haveInterp := false
 	for i := 0; i < int(h.phnum); i++ {
 		b := ph[i*56:]
 		p := progHeader{
@@ -206,15 +279,30 @@ func readELF(ctx context.Context, fd *vfs.FileDescription) (*elfInfo, error) {
 			vaddr: le.Uint64(b[16:]), filesz: le.Uint64(b[32:]), memsz: le.Uint64(b[40:]),
 		}
 		info.phdrs = append(info.phdrs, p)
-		if p.typ == ptInterp {
+		switch {
+		case p.typ == ptInterp && !haveInterp:
+			// As Linux: the first PT_INTERP counts; its path is a
+			// NUL-terminated string of at most PATH_MAX bytes.
+			haveInterp = true
 			if p.filesz < 2 || p.filesz > 4096 {
 				return nil, unix.ENOEXEC
 			}
 			buf := make([]byte, p.filesz)
-			if n, err := fd.PRead(ctx, buf, int64(p.off)); err != nil || n != len(buf) {
+			if n, err := fd.PRead(ctx, buf, int64(p.off)); err != nil {
+				return nil, err
+			} else if n != len(buf) {
+				return nil, unix.EIO // as Linux's elf_read
+			}
+			if buf[len(buf)-1] != 0 {
 				return nil, unix.ENOEXEC
 			}
-			info.interp = strings.TrimRight(string(buf), "\x00")
+			info.interp = string(buf[:bytes.IndexByte(buf, 0)])
+			if info.interp == "" {
+				// Linux opens "" (the cwd, not a regular file): EACCES.
+				return nil, unix.EACCES
+			}
+		case p.typ == ptGNUStack:
+			info.execStack = p.flags&pfX != 0
 		}
 	}
 	return info, nil
@@ -364,13 +452,23 @@ func loadELF(ctx context.Context, a Args, fd *vfs.FileDescription, argv []string
 	if info.interp != "" {
 		ifd, err := a.Open(ctx, info.interp)
 		if err != nil {
-			if err == unix.ENOENT {
-				return nil, unix.ENOENT
-			}
 			return nil, err
 		}
 		defer ifd.DecRef()
+		// Linux reads the interpreter's header with elf_read: a short
+		// file is EIO.
+		var hdr [64]byte
+		if n, err := ifd.PRead(ctx, hdr[:], 0); err != nil {
+			return nil, err
+		} else if n < len(hdr) {
+			return nil, unix.EIO
+		}
 		iinfo, err := readELF(ctx, ifd)
+		if err == unix.ENOEXEC {
+			// Linux: an interpreter that isn't an ELF of this machine
+			// is a bad shared library.
+			return nil, unix.ELIBBAD
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -384,14 +482,26 @@ func loadELF(ctx context.Context, a Args, fd *vfs.FileDescription, argv []string
 		entry = iimg.entry
 		interpBase = iimg.bias
 	}
-	// The heap starts after the executable, at a random page offset.
-	m.SetBrkStart(pageUp(img.end) + randomPages(13))
+	// The heap starts after the executable, at a random page offset (up
+	// to 32 MiB, as arch_randomize_brk). An ET_DYN run without an
+	// interpreter (ld.so itself, static-pie) was placed like a library, at
+	// the top of the mmap area: Linux then moves the heap to
+	// ELF_ET_DYN_BASE, out of the way of the mmap area.
+	brk := pageUp(img.end)
+	if info.hdr.typ == etDyn && info.interp == "" {
+		brk = elfETDynBase
+	}
+	m.SetBrkStart(brk + randomPages(13))
 
 	// The stack.
 	stackTop := m.StackTop()
+	stackPerms := platform.ReadWrite
+	if info.execStack {
+		stackPerms = platform.AnyAccess
+	}
 	if _, err := m.MMap(mm.MMapOpts{
 		Length: mm.DefaultStackSize, Addr: stackTop - mm.DefaultStackSize, Fixed: true, Private: true,
-		GrowsDown: true, Perms: platform.ReadWrite, MaxPerms: platform.AnyAccess, Hint: "[stack]",
+		GrowsDown: true, Perms: stackPerms, MaxPerms: platform.AnyAccess, Hint: "[stack]",
 	}); err != nil {
 		return nil, err
 	}

@@ -10,9 +10,13 @@ import (
 	"palisade.dev/sentry/mm"
 )
 
-// maxArgEnv bounds the total size of argv and envp strings (Linux allows a
-// quarter of the stack rlimit).
-const maxArgEnv = mm.DefaultStackSize / 4
+// Limits of execve's arguments, as Linux's: the strings (with the file
+// name) and the argv and envp pointers together may use a quarter of the
+// stack rlimit, and each string with its NUL at most MAX_ARG_STRLEN.
+const (
+	maxArgEnv    = mm.DefaultStackSize / 4
+	maxArgStrlen = 32 * linux.PageSize
+)
 
 // buildStack writes the initial process stack below top:
 //
@@ -26,12 +30,14 @@ const maxArgEnv = mm.DefaultStackSize / 4
 // It returns the stack pointer, the argv and envp string ranges, and the
 // complete auxiliary vector.
 func buildStack(m *mm.MemoryManager, top uintptr, argv, envv []string, execfn string, auxv []uint64) (uintptr, mm.Range, mm.Range, []uint64, error) {
-	total := len(execfn) + 1
-	for _, s := range argv {
-		total += len(s) + 1
-	}
-	for _, s := range envv {
-		total += len(s) + 1
+	total := len(execfn) + 1 + 8*(len(argv)+len(envv))
+	for _, v := range [][]string{argv, envv} {
+		for _, s := range v {
+			if len(s)+1 > maxArgStrlen {
+				return 0, mm.Range{}, mm.Range{}, nil, unix.E2BIG
+			}
+			total += len(s) + 1
+		}
 	}
 	if total > maxArgEnv {
 		return 0, mm.Range{}, mm.Range{}, nil, unix.E2BIG
@@ -50,8 +56,14 @@ func buildStack(m *mm.MemoryManager, top uintptr, argv, envv []string, execfn st
 	if err != nil {
 		return 0, mm.Range{}, mm.Range{}, nil, err
 	}
-	platformAddr, _ := pushStr("x86_64")
-	execfnAddr, _ := pushStr(execfn)
+	platformAddr, err := pushStr("x86_64")
+	if err != nil {
+		return 0, mm.Range{}, mm.Range{}, nil, err
+	}
+	execfnAddr, err := pushStr(execfn)
+	if err != nil {
+		return 0, mm.Range{}, mm.Range{}, nil, err
+	}
 
 	envEnd := sp
 	envPtrs := make([]uintptr, len(envv))

@@ -79,6 +79,11 @@ func (ns *MountNamespace) Resolve(ctx context.Context, path string, o ResolveOpt
 			if target[0] == '/' {
 				cur = o.Root
 			}
+			if len(comps) == 0 && strings.HasSuffix(target, "/") {
+				// A final symlink whose target ends in a slash must
+				// lead to a directory, as a trailing slash does.
+				mustBeDir = true
+			}
 			comps = append(splitPath(target), comps...)
 			continue
 		}
@@ -101,11 +106,17 @@ func splitPath(p string) []string {
 	return out
 }
 
-// parentOf returns the parent of vd, crossing mounts, never above root.
+// parentOf returns where ".." leads from vd: its parent, crossing mounts,
+// never above root. As in Linux (follow_dotdot, then step_into), the
+// result is always the topmost mount stacked there; and when ".." can't
+// climb (vd is root, or only mount roots lie between vd and root or the
+// top of the tree), it stays where it was rather than dropping to a
+// dentry that a mount covers.
 func (ns *MountNamespace) parentOf(root, vd VirtualDentry) VirtualDentry {
+	start := vd
 	for {
 		if vd == root {
-			return vd
+			return ns.followMounts(start)
 		}
 		if vd.Dentry != vd.Mount.Root {
 			break
@@ -114,13 +125,13 @@ func (ns *MountNamespace) parentOf(root, vd VirtualDentry) VirtualDentry {
 		pm, pd := vd.Mount.parent, vd.Mount.mountpoint
 		ns.mu.RUnlock()
 		if pm == nil {
-			return vd
+			return ns.followMounts(start)
 		}
 		vd = VirtualDentry{pm, pd}
 	}
 	p := vd.Dentry.Parent()
 	if p == nil {
-		return vd
+		return ns.followMounts(start)
 	}
 	return ns.followMounts(VirtualDentry{vd.Mount, p})
 }

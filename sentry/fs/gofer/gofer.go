@@ -160,19 +160,25 @@ func (d *dentry) Readlink(ctx context.Context) (string, error) {
 	return t, nil
 }
 
+// Open implements vfs.Dentry.Open. The checks come in Linux's order
+// (may_open, then the read-only filesystem): a symlink is ELOOP whatever
+// the flags, a directory opened for writing (or with O_TRUNC or O_CREAT)
+// is EISDIR, a regular file opened for writing (or with O_TRUNC) is EROFS.
+// O_CREAT alone doesn't fail on a file that exists.
 func (d *dentry) Open(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (*vfs.FileDescription, error) {
-	if flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_TRUNC|unix.O_CREAT) != 0 {
-		if d.attr.Mode&vfs.S_IFMT == vfs.S_IFDIR {
-			return nil, unix.EISDIR
-		}
-		return nil, unix.EROFS
-	}
+	write := flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0
 	switch d.attr.Mode & vfs.S_IFMT {
 	case vfs.S_IFDIR:
+		if write || flags&unix.O_CREAT != 0 {
+			return nil, unix.EISDIR
+		}
 		f := &dirFile{d: d}
 		f.DirIter.List = f.list
 		return vfs.NewFileDescription(f, vd, flags), nil
 	case vfs.S_IFREG:
+		if write {
+			return nil, unix.EROFS
+		}
 		hostFD, err := d.fs.client.Open(d.fid, unix.O_RDONLY)
 		if err != nil {
 			return nil, err
@@ -264,20 +270,28 @@ func (f *regularFile) Seek(ctx context.Context, off int64, whence int) (int64, e
 
 func (f *regularFile) Stat(ctx context.Context) (vfs.Statx, error) { return f.d.Stat(ctx) }
 
+// ConfigureMMap implements vfs.FileImpl.ConfigureMMap. On success the
+// caller holds a mapping reference on the page cache, which MMap takes
+// over.
 func (f *regularFile) ConfigureMMap(ctx context.Context, opts *mm.MMapOpts) error {
+	if !opts.Private && opts.Perms.Write {
+		// The tree is read-only: shared mappings can never be written.
+		return unix.EACCES
+	}
 	c, err := f.d.pageCache(f.hostFD)
 	if err != nil {
 		return err
 	}
-	opts.Mappable = c
 	if !opts.Private {
-		// The tree is read-only: shared mappings can never be written.
 		opts.MaxPerms.Write = false
-		if opts.Perms.Write {
-			return unix.EACCES
-		}
 	}
 	opts.MaxPerms = opts.MaxPerms.Intersect(platform.AnyAccess)
+	opts.Mappable = c
+	// The MemoryManager counts the areas that map a cache (mm.MappingRefs)
+	// and expects one reference from whoever configured the mapping.
+	if r, ok := any(c).(interface{ IncMappings() }); ok {
+		r.IncMappings()
+	}
 	return nil
 }
 
