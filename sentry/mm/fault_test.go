@@ -223,6 +223,7 @@ func TestSharedAnonAcrossAddressSpaces(t *testing.T) {
 	m1, as1 := e.newMM(base)
 	m2, as2 := e.newMM(base)
 	obj := NewSharedAnon(e.mf, 2*pg)
+	obj.DecMappings() // tests map it through mmapRef
 	e.caches = append(e.caches, obj)
 	o := MMapOpts{Length: 2 * pg, Mappable: obj, Perms: platform.ReadWrite, MaxPerms: platform.AnyAccess}
 	a1 := mustMMap(t, m1, o)

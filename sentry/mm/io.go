@@ -30,7 +30,7 @@ func (mm *MemoryManager) forBlocks(addr uintptr, n int, write bool, opts IOOpts,
 	done := 0
 	for done < n {
 		a := addr + uintptr(done)
-		vi, ok := mm.vmas.Find(uint64(a))
+		vi, ok := mm.findVMALocked(a)
 		if !ok {
 			return done, errFault
 		}

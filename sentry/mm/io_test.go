@@ -285,6 +285,7 @@ func TestIgnorePermissionsFile(t *testing.T) {
 	// A shared mapping that may be made writable is written in place,
 	// where every mapping of the object sees it.
 	obj := NewSharedAnon(e.mf, pg)
+	obj.DecMappings() // tests map it through mmapRef
 	e.caches = append(e.caches, obj)
 	s1 := mustMMap(t, m, MMapOpts{Length: pg, Mappable: obj, Perms: platform.Read, MaxPerms: platform.AnyAccess})
 	s2 := mustMMap(t, m, MMapOpts{Length: pg, Mappable: obj, Perms: platform.ReadWrite, MaxPerms: platform.AnyAccess})

@@ -45,6 +45,9 @@ type MemoryManager struct {
 	stackTop uintptr
 	// brkStart is the initial program break; brk the current one.
 	brkStart, brk uintptr
+	// stackLimit bounds how far a MAP_GROWSDOWN area may grow
+	// (RLIMIT_STACK).
+	stackLimit uint64
 
 	// Process image information (set by the loader, read by /proc).
 	argv, envv Range
@@ -64,7 +67,7 @@ func New(p platform.Platform, mf *memfile.MemoryFile) (*MemoryManager, error) {
 	if err != nil {
 		return nil, err
 	}
-	mm := &MemoryManager{p: p, mf: mf, as: as, minAddr: p.MinUserAddress(), maxAddr: p.MaxUserAddress()}
+	mm := &MemoryManager{p: p, mf: mf, as: as, minAddr: p.MinUserAddress(), maxAddr: p.MaxUserAddress(), stackLimit: DefaultStackSize}
 	mm.users.Store(1)
 	mm.chooseLayout()
 	return mm, nil
@@ -94,6 +97,13 @@ func (mm *MemoryManager) chooseLayout() {
 	mm.mmapBase = mm.stackTop - min(gap, (mm.stackTop-mm.minAddr)/2&^linux.PageMask)
 }
 
+// SetStackLimit sets how far stacks may grow (RLIMIT_STACK).
+func (mm *MemoryManager) SetStackLimit(n uint64) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	mm.stackLimit = n
+}
+
 // StackTop returns the top of the initial stack.
 func (mm *MemoryManager) StackTop() uintptr { return mm.stackTop }
 
@@ -114,6 +124,9 @@ func (mm *MemoryManager) DecUsers() {
 	for i := 0; i < mm.pmas.Len(); i++ {
 		s := mm.pmas.At(i)
 		mm.mf.DecRef(s.Val.memOff, s.Len())
+	}
+	for i := 0; i < mm.vmas.Len(); i++ {
+		decMappings(mm.vmas.At(i).Val.mappable)
 	}
 	mm.pmas = segment.Set[pma, pmaOps]{}
 	mm.vmas = segment.Set[vma, vmaOps]{}

@@ -34,13 +34,54 @@ type PageCache struct {
 	mf  *memfile.MemoryFile
 	src CacheSource
 
-	mu    sync.Mutex
-	pages segment.Set[uint64, cacheOps] // object offsets -> memory-file offsets
+	mu       sync.Mutex
+	pages    segment.Set[uint64, cacheOps] // object offsets -> memory-file offsets
+	mappings int
+	// onUnmapped, if set, runs (without c.mu held) when the last mapping
+	// of the cache goes.
+	onUnmapped func(*PageCache)
 }
 
 // NewPageCache returns an empty cache over src.
 func NewPageCache(mf *memfile.MemoryFile, src CacheSource) *PageCache {
 	return &PageCache{mf: mf, src: src}
+}
+
+// SetOnUnmapped sets what to do when the last mapping goes (typically,
+// Release).
+func (c *PageCache) SetOnUnmapped(fn func(*PageCache)) {
+	c.mu.Lock()
+	c.onUnmapped = fn
+	c.mu.Unlock()
+}
+
+// IncMappings implements MappingRefs.IncMappings.
+func (c *PageCache) IncMappings() {
+	c.mu.Lock()
+	c.mappings++
+	c.mu.Unlock()
+}
+
+// DecMappings implements MappingRefs.DecMappings.
+func (c *PageCache) DecMappings() {
+	c.mu.Lock()
+	c.mappings--
+	if c.mappings < 0 {
+		panic("mm: PageCache mapping count below zero")
+	}
+	fn := c.onUnmapped
+	last := c.mappings == 0
+	c.mu.Unlock()
+	if last && fn != nil {
+		fn(c)
+	}
+}
+
+// Mappings returns the number of areas mapping the cache.
+func (c *PageCache) Mappings() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mappings
 }
 
 // Translate implements Mappable.Translate.
@@ -114,7 +155,11 @@ func (z zeroSource) ReadAt(dst []byte, off int64) (int, error) { return 0, nil }
 func (z zeroSource) Size() uint64                              { return z.size }
 
 // NewSharedAnon returns the object behind a MAP_SHARED|MAP_ANONYMOUS
-// mapping of size bytes.
+// mapping of size bytes, with one mapping reference for the caller to
+// pass to MMap. Its memory is freed when the last mapping goes.
 func NewSharedAnon(mf *memfile.MemoryFile, size uint64) *PageCache {
-	return NewPageCache(mf, zeroSource{size})
+	c := NewPageCache(mf, zeroSource{size})
+	c.mappings = 1
+	c.onUnmapped = (*PageCache).Release
+	return c
 }

@@ -114,7 +114,7 @@ func (mm *MemoryManager) HandleFault(addr uintptr, hostMapped bool) error {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	page := addr &^ linux.PageMask
-	vi, ok := mm.vmas.Find(uint64(page))
+	vi, ok := mm.findVMALocked(page)
 	if !ok {
 		return &FaultError{int(linuxSIGSEGV), SEGV_MAPERR, addr}
 	}

@@ -146,6 +146,9 @@ func newRandomTest(t *testing.T, seed int64) *randomTest {
 	copy(file.data, fileData)
 	rt.objs = append(rt.objs, file)
 	for i := 0; i < 2; i++ {
+		// The test keeps NewSharedAnon's reference for its whole run, as
+		// an open descriptor would, so the object survives being
+		// unmapped everywhere and is re-mapped later; finish releases it.
 		c := NewSharedAnon(e.mf, 6*pg)
 		e.caches = append(e.caches, c)
 		rt.objs = append(rt.objs, &mobj{name: fmt.Sprint("shm", i), cache: c, npages: 6, data: make([]byte, 6*pg)})
@@ -279,7 +282,7 @@ func (rt *randomTest) mmapFixed(i int) {
 	o.Addr, o.Fixed = rt.page(), true
 	o.NoReplace = rt.r.Intn(5) == 0
 	rt.logf("mm%d mmap fixed %#x+%#x noreplace=%v %s", i, o.Addr, n, o.NoReplace, rt.describe(proto))
-	got, err := m.MMap(o)
+	got, err := mmapRef(m, o)
 	var want error
 	switch {
 	case o.Addr < rt.lo || o.Addr+uintptr(n) > rt.hi:
@@ -317,7 +320,7 @@ func (rt *randomTest) mmapAnywhere(i int) {
 		o.Addr = rt.page() + uintptr(rt.r.Intn(3))
 	}
 	rt.logf("mm%d mmap hint %#x+%#x %s", i, o.Addr, n, rt.describe(proto))
-	got, err := m.MMap(o)
+	got, err := mmapRef(m, o)
 	want, ok := uintptr(0), false
 	if h := o.Addr &^ linux.PageMask; o.Addr != 0 && h >= rt.lo && h+uintptr(n) <= rt.hi && s.free(h, n) {
 		want, ok = h, true

@@ -28,6 +28,7 @@ func (vmaOps) Split(s segment.Seg[vma], at uint64) (vma, vma) {
 	l, r := s.Val, s.Val
 	if r.mappable != nil {
 		r.off += at - s.Start
+		incMappings(r.mappable) // one area became two
 	}
 	return l, r
 }
@@ -41,7 +42,31 @@ func (vmaOps) Merge(a, b segment.Seg[vma]) (vma, bool) {
 	if x.mappable != nil && x.off+a.Len() != y.off {
 		return x, false
 	}
+	// The set merges whenever Merge says it may: two areas become one.
+	decMappings(x.mappable)
 	return x, true
+}
+
+// MappingRefs is implemented by mappables that track how many areas map
+// them, to free their memory when the last one goes. MMap takes over one
+// reference from its caller (who got it from ConfigureMMap or with a new
+// object); the MemoryManager keeps the count right as areas are split,
+// merged, moved and unmapped.
+type MappingRefs interface {
+	IncMappings()
+	DecMappings()
+}
+
+func incMappings(m Mappable) {
+	if r, ok := m.(MappingRefs); ok {
+		r.IncMappings()
+	}
+}
+
+func decMappings(m Mappable) {
+	if r, ok := m.(MappingRefs); ok {
+		r.DecMappings()
+	}
 }
 
 // MMapOpts are the arguments of MMap.
@@ -66,8 +91,15 @@ type MMapOpts struct {
 	Populate bool
 }
 
-// MMap creates a mapping and returns its address.
-func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
+// MMap creates a mapping and returns its address. It consumes the
+// caller's mapping reference on o.Mappable (see MappingRefs), whether it
+// succeeds or not.
+func (mm *MemoryManager) MMap(o MMapOpts) (addr uintptr, err error) {
+	defer func() {
+		if err != nil {
+			decMappings(o.Mappable)
+		}
+	}()
 	length, ok := linux.PageRoundUp(o.Length)
 	if !ok || length == 0 || length > uint64(mm.maxAddr-mm.minAddr) {
 		return 0, errNoMem
@@ -86,7 +118,6 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 
-	var addr uintptr
 	if o.Fixed {
 		addr = o.Addr
 		end := addr + uintptr(length)
@@ -101,7 +132,6 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 			mm.unmapLocked(addr, end)
 		}
 	} else {
-		var err error
 		addr, err = mm.findAvailableLocked(o.Addr, uintptr(length))
 		if err != nil {
 			return 0, err
@@ -118,6 +148,34 @@ func (mm *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		mm.populateLocked(addr, addr+uintptr(length), false)
 	}
 	return addr, nil
+}
+
+// stackGuardGap is Linux's stack_guard_gap: a growing stack stops this far
+// above the area below it.
+const stackGuardGap = 256 << linux.PageShift
+
+// findVMALocked returns the index of the area containing addr. If there is
+// none but addr lies below a MAP_GROWSDOWN area, within the stack limit and
+// clear of the guard gap, the area grows down to addr's page first, as
+// Linux's expand_stack does.
+func (mm *MemoryManager) findVMALocked(addr uintptr) (int, bool) {
+	vi, ok := mm.vmas.Find(uint64(addr))
+	if ok || vi >= mm.vmas.Len() {
+		return vi, ok
+	}
+	v := mm.vmas.At(vi)
+	if !v.Val.growsDown || v.Val.mappable != nil {
+		return vi, false
+	}
+	page := uint64(addr) &^ linux.PageMask
+	if v.End-page > mm.stackLimit || page < uint64(mm.minAddr) {
+		return vi, false
+	}
+	if vi > 0 && page < mm.vmas.At(vi-1).End+stackGuardGap {
+		return vi, false
+	}
+	v.Start = page
+	return vi, true
 }
 
 // findAvailableLocked finds a free range of length bytes, preferring the
@@ -187,6 +245,9 @@ func (mm *MemoryManager) unmapLocked(start, end uintptr) {
 		return
 	}
 	i, j := mm.vmas.Isolate(uint64(start), uint64(end))
+	for k := i; k < j; k++ {
+		decMappings(mm.vmas.At(k).Val.mappable)
+	}
 	mm.vmas.Remove(i, j)
 	mm.dropPMAsLocked(start, end)
 }
@@ -381,6 +442,7 @@ func (mm *MemoryManager) placeLocked(src vma, flags int, newAddr uintptr, newLen
 	if oldEnd > oldAddr {
 		mm.unmapLocked(oldAddr, oldEnd)
 	}
+	incMappings(src.mappable) // the destination is a new area
 	i := mm.vmas.Insert(segment.Seg[vma]{Start: uint64(dst), End: uint64(dst) + newLen, Val: src})
 	mm.vmas.MergeRange(i, i+1)
 	for _, p := range moved {

@@ -18,9 +18,16 @@ func anon(addr uintptr, length uint64, perms platform.AccessType) MMapOpts {
 	return MMapOpts{Addr: addr, Length: length, Fixed: addr != 0, Perms: perms, MaxPerms: platform.AnyAccess, Private: true}
 }
 
+// mmapRef calls MMap the way mmap(2) does: with a mapping reference on the
+// mappable taken first (ConfigureMMap's job), which MMap consumes.
+func mmapRef(m *MemoryManager, o MMapOpts) (uintptr, error) {
+	incMappings(o.Mappable)
+	return m.MMap(o)
+}
+
 func mustMMap(t *testing.T, m *MemoryManager, o MMapOpts) uintptr {
 	t.Helper()
-	addr, err := m.MMap(o)
+	addr, err := mmapRef(m, o)
 	if err != nil {
 		t.Fatalf("MMap(%+v): %v", o, err)
 	}
@@ -99,7 +106,7 @@ func TestMMapAboveBaseWhenBelowIsFull(t *testing.T) {
 	if want := lo + 8*pg; got != want {
 		t.Errorf("MMap with no room below the base = %#x, want %#x (bottom-up above it)", got, want)
 	}
-	if _, err := m.MMap(anon(0, 64*pg, platform.Read)); !errors.Is(err, unix.ENOMEM) {
+	if _, err := mmapRef(m, anon(0, 64*pg, platform.Read)); !errors.Is(err, unix.ENOMEM) {
 		t.Errorf("MMap larger than the free space: err = %v, want ENOMEM", err)
 	}
 	e.check("above base")
@@ -133,7 +140,7 @@ func TestMMapErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := vmaList(m)
-			addr, err := m.MMap(tc.o)
+			addr, err := mmapRef(m, tc.o)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("MMap = %#x, %v; want %v", addr, err, tc.want)
 			}

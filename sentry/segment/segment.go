@@ -135,6 +135,9 @@ func (s *Set[V, O]) Gap(key, lo, hi uint64) (start, end uint64, ok bool) {
 
 // IsEmptyRange reports whether no segment intersects [start, end).
 func (s *Set[V, O]) IsEmptyRange(start, end uint64) bool {
+	if start >= end {
+		return true
+	}
 	i := s.LowerBound(start)
 	return i == len(s.segs) || s.segs[i].Start >= end
 }

@@ -58,7 +58,7 @@ func TestGap(t *testing.T) {
 	if a, b, ok := s.Gap(5, 0, 100); !ok || a != 0 || b != 10 {
 		t.Fatalf("Gap(5) = %d,%d,%v want 0,10,true", a, b, ok)
 	}
-	if !s.IsEmptyRange(20, 40) || s.IsEmptyRange(19, 40) || s.IsEmptyRange(20, 41) {
+	if !s.IsEmptyRange(20, 40) || s.IsEmptyRange(19, 40) || s.IsEmptyRange(20, 41) || !s.IsEmptyRange(15, 15) {
 		t.Fatalf("IsEmptyRange wrong")
 	}
 }
