@@ -389,7 +389,7 @@ func openat(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 			return 0, unix.ENOTDIR
 		case ft == vfs.S_IFDIR && (flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_TRUNC|unix.O_CREAT) != 0):
 			return 0, unix.EISDIR
-		case flags&unix.O_ACCMODE != unix.O_RDONLY && vd.Mount.ReadOnly && (ft == vfs.S_IFREG || ft == vfs.S_IFDIR):
+		case (flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0) && vd.Mount.ReadOnly && ft == vfs.S_IFREG:
 			return 0, unix.EROFS
 		}
 		if f, err = vd.Dentry.Open(t, vd, flags|unix.O_LARGEFILE); err != nil {

@@ -328,6 +328,7 @@ func (t *Task) execve(filename string, argv, envv []string) error {
 	if err != nil {
 		return err
 	}
+	newMM.SetStackLimit(t.tg.limits.Get(RLIMIT_STACK).Cur)
 	creds := t.Credentials()
 	res, err := loader.Load(t, loader.Args{
 		MM: newMM, Open: t.openExecutable, Filename: filename, Argv: argv, Envv: envv,

@@ -499,8 +499,11 @@ func loadELF(ctx context.Context, a Args, fd *vfs.FileDescription, argv []string
 	if info.execStack {
 		stackPerms = platform.AnyAccess
 	}
+	// As Linux's setup_arg_pages: the stack area starts with room for the
+	// arguments plus 128 KiB, and grows down on demand (MAP_GROWSDOWN).
+	initial := uint64(pageUp(uintptr(argEnvSize(argv, a.Envv, a.Filename) + stackExpand)))
 	if _, err := m.MMap(mm.MMapOpts{
-		Length: mm.DefaultStackSize, Addr: stackTop - mm.DefaultStackSize, Fixed: true, Private: true,
+		Length: initial, Addr: stackTop - uintptr(initial), Fixed: true, Private: true,
 		GrowsDown: true, Perms: stackPerms, MaxPerms: platform.AnyAccess, Hint: "[stack]",
 	}); err != nil {
 		return nil, err
@@ -531,6 +534,23 @@ func loadELF(ctx context.Context, a Args, fd *vfs.FileDescription, argv []string
 	}
 	m.SetImageInfo(argvR, envvR, fullAuxv, nil)
 	return &Result{Entry: entry, Stack: sp}, nil
+}
+
+// stackExpand is how much room Linux gives a new stack beyond its
+// arguments.
+const stackExpand = 128 << 10
+
+// argEnvSize bounds the stack space the arguments, environment and their
+// pointers need.
+func argEnvSize(argv, envv []string, filename string) int {
+	n := len(filename) + 1 + 4096 // file name, random bytes, platform, auxv
+	for _, s := range argv {
+		n += len(s) + 1 + 8
+	}
+	for _, s := range envv {
+		n += len(s) + 1 + 8
+	}
+	return n
 }
 
 func randomPages(bits uint) uintptr {

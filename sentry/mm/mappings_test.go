@@ -112,3 +112,28 @@ func TestStackGrowsDown(t *testing.T) {
 	}
 	e.check("stack growth")
 }
+
+type countedRef struct{ refs int }
+
+func (c *countedRef) DecRef() { c.refs-- }
+
+// TestExecutableReference checks the address space drops its reference on
+// the executable when it is replaced and when the address space goes.
+func TestExecutableReference(t *testing.T) {
+	e := newEnv(t)
+	m, _ := e.newMM(base)
+	a, b := &countedRef{1}, &countedRef{1}
+	m.SetImageInfo(Range{}, Range{}, nil, a)
+	m.SetImageInfo(Range{}, Range{}, nil, a)
+	if a.refs != 1 {
+		t.Fatalf("re-recording the same executable dropped its reference")
+	}
+	m.SetImageInfo(Range{}, Range{}, nil, b)
+	if a.refs != 0 || b.refs != 1 {
+		t.Fatalf("replacing the executable: refs %d, %d; want 0, 1", a.refs, b.refs)
+	}
+	m.DecUsers()
+	if b.refs != 0 {
+		t.Fatalf("last user gone: executable still holds %d references", b.refs)
+	}
+}

@@ -131,14 +131,28 @@ func (mm *MemoryManager) DecUsers() {
 	mm.pmas = segment.Set[pma, pmaOps]{}
 	mm.vmas = segment.Set[vma, vmaOps]{}
 	mm.as.Release()
+	decRef(mm.executable)
+	mm.executable = nil
 }
 
 // SetImageInfo records where the loader put argv and envp, the auxiliary
-// vector and the executable, for /proc.
+// vector and the executable, for /proc. The address space takes over a
+// reference on the executable (dropped with DecRef, if it has one, when it
+// is replaced or the address space goes).
 func (mm *MemoryManager) SetImageInfo(argv, envv Range, auxv []uint64, executable any) {
 	mm.mu.Lock()
-	defer mm.mu.Unlock()
+	old := mm.executable
 	mm.argv, mm.envv, mm.auxv, mm.executable = argv, envv, auxv, executable
+	mm.mu.Unlock()
+	if old != executable {
+		decRef(old)
+	}
+}
+
+func decRef(x any) {
+	if r, ok := x.(interface{ DecRef() }); ok && r != nil {
+		r.DecRef()
+	}
 }
 
 // Executable returns what SetImageInfo recorded as the executable.

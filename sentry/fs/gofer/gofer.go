@@ -278,7 +278,7 @@ func (f *regularFile) ConfigureMMap(ctx context.Context, opts *mm.MMapOpts) erro
 		// The tree is read-only: shared mappings can never be written.
 		return unix.EACCES
 	}
-	c, err := f.d.pageCache(f.hostFD)
+	c, err := f.d.mappedCache(f.hostFD)
 	if err != nil {
 		return err
 	}
@@ -286,38 +286,54 @@ func (f *regularFile) ConfigureMMap(ctx context.Context, opts *mm.MMapOpts) erro
 		opts.MaxPerms.Write = false
 	}
 	opts.MaxPerms = opts.MaxPerms.Intersect(platform.AnyAccess)
+	// The caller now holds a mapping reference, which MMap takes over.
 	opts.Mappable = c
-	// The MemoryManager counts the areas that map a cache (mm.MappingRefs)
-	// and expects one reference from whoever configured the mapping.
-	if r, ok := any(c).(interface{ IncMappings() }); ok {
-		r.IncMappings()
-	}
 	return nil
 }
 
-// pageCache returns the dentry's page cache, creating it with its own
-// duplicate of hostFD.
-func (d *dentry) pageCache(hostFD int) (*mm.PageCache, error) {
+// mappedCache returns the dentry's page cache with a mapping reference
+// (mm.MappingRefs) for the caller, creating the cache with its own
+// duplicate of hostFD. The cache lives while something maps it: when the
+// last mapping goes, its pages are freed and its descriptor closed.
+func (d *dentry) mappedCache(hostFD int) (*mm.PageCache, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cache != nil {
-		return d.cache, nil
+	if d.cache == nil {
+		fd, err := unix.FcntlInt(uintptr(hostFD), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		d.cacheFD = fd
+		d.cache = mm.NewPageCache(d.fs.mf, cacheSource{d: d, fd: fd})
+		d.cache.SetOnUnmapped(d.releaseCache)
 	}
-	fd, err := unix.FcntlInt(uintptr(hostFD), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	d.cacheFD = fd
-	d.cache = mm.NewPageCache(d.fs.mf, cacheSource{d})
+	// Taken under d.mu, so releaseCache can't free the cache in between.
+	d.cache.IncMappings()
 	return d.cache, nil
 }
 
-type cacheSource struct{ d *dentry }
+// releaseCache frees c if it is still the dentry's cache and nothing maps
+// it any more.
+func (d *dentry) releaseCache(c *mm.PageCache) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cache != c || c.Mappings() != 0 {
+		return
+	}
+	c.Release()
+	unix.Close(d.cacheFD)
+	d.cache, d.cacheFD = nil, -1
+}
+
+type cacheSource struct {
+	d  *dentry
+	fd int
+}
 
 func (s cacheSource) ReadAt(dst []byte, off int64) (int, error) {
 	total := 0
 	for total < len(dst) {
-		n, err := unix.Pread(s.d.cacheFD, dst[total:], off+int64(total))
+		n, err := unix.Pread(s.fd, dst[total:], off+int64(total))
 		if err == unix.EINTR {
 			continue
 		}

@@ -745,14 +745,20 @@ func TestConfigureMMap(t *testing.T) {
 	}
 	// Each successful ConfigureMMap gives the caller a mapping reference
 	// for MMap to take over; a failed one gives none.
-	if c, ok := any(cache).(interface{ Mappings() int }); ok {
-		if got := c.Mappings(); got != 2 {
-			t.Errorf("mapping references after two configured mappings: %d, want 2", got)
-		}
-		for i := 0; i < 2; i++ {
-			any(cache).(interface{ DecMappings() }).DecMappings()
-		}
+	if got := cache.Mappings(); got != 2 {
+		t.Errorf("mapping references after two configured mappings: %d, want 2", got)
 	}
+	// The mappings outlive the files; the cache lives while they do.
+	defer func() {
+		cache.DecMappings()
+		if dd := d.(*dentry); dd.cache != cache {
+			t.Errorf("cache replaced while still mapped")
+		}
+		cache.DecMappings()
+		if dd := d.(*dentry); dd.cache != nil || dd.cacheFD != -1 {
+			t.Errorf("cache not released with its last mapping: cache %p fd %d", dd.cache, dd.cacheFD)
+		}
+	}()
 	g.DecRef()
 	// Closing the files doesn't stop the cache reading the file.
 	f.DecRef()
