@@ -152,6 +152,14 @@ func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, 
 	return total, nil
 }
 
+// epipe raises SIGPIPE for a write that failed with EPIPE, as Linux does.
+func epipe(t *kernel.Task, err error) error {
+	if err == unix.EPIPE {
+		t.SendSignalSelf(kernel.SIGPIPE)
+	}
+	return err
+}
+
 // maxRW is MAX_RW_COUNT: Linux caps a single transfer just below 2 GiB.
 const maxRW = 0x7ffff000
 
@@ -188,7 +196,7 @@ func Write(t *kernel.Task, a args) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	n, err := writeFrom(t, f, a[1].Pointer(), clampCount(a[2].SizeT()), -1)
-	return uintptr(n), err
+	return uintptr(n), epipe(t, err)
 }
 
 // Pread64 implements pread64(2).
@@ -222,7 +230,7 @@ func Pwrite64(t *kernel.Task, a args) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	n, err := writeFrom(t, f, a[1].Pointer(), clampCount(a[2].SizeT()), a[3].Int64())
-	return uintptr(n), err
+	return uintptr(n), epipe(t, err)
 }
 
 // vectored does readv/writev-family transfers.
@@ -261,6 +269,9 @@ func vectored(t *kernel.Task, fd int32, iovAddr uintptr, iovcnt int32, off int64
 		if err != nil {
 			if total > 0 {
 				return uintptr(total), nil
+			}
+			if write {
+				return 0, epipe(t, err)
 			}
 			return 0, err
 		}

@@ -1,5 +1,7 @@
 package kernel
 
+import "fmt"
+
 // Signal numbers the kernel refers to.
 const (
 	SIGKILL    = 9
@@ -60,4 +62,43 @@ func (t *Task) SetAltStack(s AltStack) {
 	t.mu.Lock()
 	t.altStack = s
 	t.mu.Unlock()
+}
+
+// SIGPIPE is sent to a task that writes to a pipe with no reader.
+const SIGPIPE = 13
+
+// defaultTerminates reports whether sig's default action ends the process,
+// and whether it dumps core.
+func defaultTerminates(sig int) (terminate, core bool) {
+	switch sig {
+	case 3, 4, 5, 6, 7, 8, 11, 24, 25, 31: // QUIT ILL TRAP ABRT BUS FPE SEGV XCPU XFSZ SYS
+		return true, true
+	case 17, 18, 19, 20, 21, 22, 23, 28: // CHLD CONT STOP TSTP TTIN TTOU URG WINCH
+		return false, false
+	}
+	return true, false
+}
+
+// SendSignalSelf handles a signal a task's own system call raises (SIGPIPE
+// from a write to a broken pipe). Until signal delivery lands, only the
+// dispositions that need no handler are honoured: ignored or blocked, the
+// signal is dropped; default, its default action is taken. A handler the
+// application installed can't run yet: that is logged and the signal
+// dropped.
+func (t *Task) SendSignalSelf(sig int) {
+	if t.SignalMask()&(1<<uint(sig-1)) != 0 {
+		return
+	}
+	act := t.tg.SigAction(sig)
+	switch act.Handler {
+	case sigIgn:
+		return
+	case sigDfl:
+		if term, core := defaultTerminates(sig); term {
+			t.k.Log.Debug("signal's default action ends the process", "tid", t.tid, "signal", sig)
+			t.exitGroup(SignaledStatus(sig, core))
+		}
+	default:
+		t.k.LogUnimplemented(t, uintptr(1000+sig), fmt.Sprintf("delivery of signal %d to a handler", sig), false)
+	}
 }

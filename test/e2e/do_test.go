@@ -216,3 +216,13 @@ func TestStdin(t *testing.T) {
 		t.Errorf("sha256sum of stdin in the sandbox %q, want %q", out, want)
 	}
 }
+
+// TestBrokenPipe checks a writer whose reader went away dies of SIGPIPE
+// (status 141), silently, as it does natively.
+func TestBrokenPipe(t *testing.T) {
+	script := `"$1" do /bin/cat /usr/bin/python3.11 | head -c 10 >/dev/null; exit ${PIPESTATUS[0]}`
+	r := run(t, nil, "/bin/bash", "-c", script, "bash", runsc)
+	if r.code != 141 || r.stderr != "" {
+		t.Errorf("cat into a closed pipe: exit %d stderr %q, want 141 and nothing", r.code, r.stderr)
+	}
+}
