@@ -254,7 +254,9 @@ func (c *context) Switch(as platform.AddressSpace, ac *arch.Context) (platform.E
 		c.running.Store(nil)
 		return 0, nil, c.dead(s, t, err)
 	}
-	ws, err := t.waitRaw()
+	// A scheduler-aware wait: while the stub runs, this thread's P can
+	// serve the sentry's other goroutines (a raw wait4 would hold it).
+	ws, err := t.wait()
 	c.running.Store(nil)
 	if err != nil {
 		return 0, nil, c.dead(s, t, err)

@@ -115,24 +115,6 @@ func (t *thread) wait() (unix.WaitStatus, error) {
 	}
 }
 
-// waitRaw is wait without telling the Go scheduler: the OS thread keeps
-// its P while it blocks. It is used on the hot syscall path, where the stub
-// answers within microseconds and a scheduler hand-off costs more than the
-// wait itself.
-func (t *thread) waitRaw() (unix.WaitStatus, error) {
-	for {
-		var ws unix.WaitStatus
-		_, _, e := unix.RawSyscall6(unix.SYS_WAIT4, uintptr(t.tid), uintptr(unsafe.Pointer(&ws)), unix.WALL, 0, 0, 0)
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, fmt.Errorf("wait4(%d): %w", t.tid, e)
-		}
-		return ws, nil
-	}
-}
-
 // waitStopped waits for a stop and returns its status. It fails if the
 // thread exited.
 func (t *thread) waitStopped() (unix.WaitStatus, error) {

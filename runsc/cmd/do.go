@@ -80,9 +80,11 @@ func (d *Do) Execute(ctx context.Context, f *flag.FlagSet, args ...any) subcomma
 		return Errorf(conf, "do: --cwd %q must be an absolute path", cwd)
 	}
 
+	// Sandboxes of "runsc do"s that were killed left their state behind.
+	container.CollectDead(conf, doPrefix)
 	var rnd [6]byte
 	rand.Read(rnd[:])
-	id := "runsc-do-" + hex.EncodeToString(rnd[:])
+	id := doPrefix + hex.EncodeToString(rnd[:])
 	bundle, err := os.MkdirTemp("", "runsc-do-")
 	if err != nil {
 		return Errorf(conf, "do: bundle: %v", err)
@@ -94,7 +96,7 @@ func (d *Do) Execute(ctx context.Context, f *flag.FlagSet, args ...any) subcomma
 		return Errorf(conf, "do: bundle: %v", err)
 	}
 
-	c, err := container.Create(conf, id, bundle, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
+	c, err := container.Create(conf, id, bundle, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, true)
 	if err != nil {
 		return Errorf(conf, "do: create: %v", err)
 	}
@@ -131,6 +133,9 @@ func (d *Do) Execute(ctx context.Context, f *flag.FlagSet, args ...any) subcomma
 	}
 	return subcommands.ExitStatus(code)
 }
+
+// doPrefix starts the IDs of "runsc do" containers.
+const doPrefix = "runsc-do-"
 
 // doSpec is the spec of a "runsc do" container.
 func doSpec(rootDir, cwd string, argv []string) *specs.Spec {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -48,7 +49,7 @@ func stateDir(conf *config.Config, id string) string { return filepath.Join(conf
 
 // Create creates a container from a bundle: its sandbox is booted but
 // its process does not run until Start. stdio become the process's.
-func Create(conf *config.Config, id, bundleDir string, stdio [3]*os.File) (c *Container, retErr error) {
+func Create(conf *config.Config, id, bundleDir string, stdio [3]*os.File, dieWithParent bool) (c *Container, retErr error) {
 	if !validID.MatchString(id) || len(id) > 1024 {
 		return nil, fmt.Errorf("invalid container id %q", id)
 	}
@@ -78,7 +79,7 @@ func Create(conf *config.Config, id, bundleDir string, stdio [3]*os.File) (c *Co
 			os.RemoveAll(dir)
 		}
 	}()
-	sb, err := sandbox.Create(sandbox.CreateArgs{ID: id, Spec: spec, Conf: conf, StateDir: dir, Stdio: stdio})
+	sb, err := sandbox.Create(sandbox.CreateArgs{ID: id, Spec: spec, Conf: conf, StateDir: dir, Stdio: stdio, DieWithParent: dieWithParent})
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +116,27 @@ func Load(conf *config.Config, id string) (*Container, error) {
 		c.Status = Stopped
 	}
 	return &c, nil
+}
+
+// CollectDead removes the state of containers whose ID starts with prefix
+// and whose sandbox is gone (their runsc was killed before it could clean
+// up). State without a state file may belong to a create in progress and
+// is left alone.
+func CollectDead(conf *config.Config, prefix string) {
+	ents, err := os.ReadDir(conf.RootDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		c, err := Load(conf, e.Name())
+		if err != nil || c.Sandbox.IsRunning() {
+			continue
+		}
+		c.Destroy()
+	}
 }
 
 // save writes the state atomically: a temporary file, fsync, rename.

@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"runtime"
 	"errors"
 	"fmt"
 	"net"
@@ -43,11 +44,20 @@ type CreateArgs struct {
 	StateDir string
 	// Stdio are the container's stdin, stdout and stderr.
 	Stdio [3]*os.File
+	// DieWithParent kills the sandbox when the calling runsc dies (for
+	// "runsc do", which owns its sandbox; "runsc create" exits and leaves
+	// it running).
+	DieWithParent bool
 }
 
 // Create starts the gofer and the sentry. On failure nothing is left
 // running.
 func Create(a CreateArgs) (s *Sandbox, retErr error) {
+	if a.DieWithParent {
+		// The parent-death signal fires when the thread that forked
+		// exits: fork from a thread that lives as long as runsc does.
+		runtime.LockOSThread()
+	}
 	s = &Sandbox{ID: a.ID, ControlSocket: filepath.Join(a.StateDir, "control.sock")}
 	defer func() {
 		if retErr != nil {
@@ -104,6 +114,9 @@ func Create(a CreateArgs) (s *Sandbox, retErr error) {
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWNET,
 		Setsid:     true,
 	}
+	if a.DieWithParent {
+		g.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	if err := g.Start(); err != nil {
 		closeLog(goferLog)
 		return nil, fmt.Errorf("start gofer: %w", err)
@@ -127,6 +140,9 @@ func Create(a CreateArgs) (s *Sandbox, retErr error) {
 	b.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWNET,
 		Setsid:     true,
+	}
+	if a.DieWithParent {
+		b.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
 	if err := b.Start(); err != nil {
 		closeLog(sentryLog)

@@ -146,11 +146,11 @@ func (k *Kernel) CreateInit(ctx context.Context, a InitArgs) (*ThreadGroup, erro
 	if a.Cwd != "" {
 		cwd, err := k.MountNS.Resolve(t, a.Cwd, vfs.ResolveOpts{Root: root, Start: root, FollowFinal: true})
 		if err != nil {
-			k.removeTask(t)
+			k.abandonTask(t)
 			return nil, fmt.Errorf("cwd %q: %w", a.Cwd, err)
 		}
 		if cwd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
-			k.removeTask(t)
+			k.abandonTask(t)
 			return nil, fmt.Errorf("cwd %q: %w", a.Cwd, unix.ENOTDIR)
 		}
 		fs.cwd = cwd
@@ -162,11 +162,11 @@ func (k *Kernel) CreateInit(ctx context.Context, a InitArgs) (*ThreadGroup, erro
 	}
 	filename, err := k.lookPath(t, a.Argv[0], a.Envv)
 	if err != nil {
-		k.removeTask(t)
+		k.abandonTask(t)
 		return nil, err
 	}
 	if err := t.execve(filename, a.Argv, a.Envv); err != nil {
-		k.removeTask(t)
+		k.abandonTask(t)
 		return nil, fmt.Errorf("exec %q: %w", a.Argv[0], err)
 	}
 	k.mu.Lock()
@@ -229,6 +229,13 @@ func (k *Kernel) removeTask(t *Task) {
 	k.mu.Lock()
 	delete(k.tasks, t.tid)
 	k.mu.Unlock()
+}
+
+// abandonTask undoes newTask for a task that never ran.
+func (k *Kernel) abandonTask(t *Task) {
+	t.fdTable.RemoveAll()
+	t.pctx.Release()
+	k.removeTask(t)
 }
 
 // ThreadGroup is a process.

@@ -198,3 +198,50 @@ func TestNoHostGetpid(t *testing.T) {
 	}
 	t.Logf("host getpid calls: native run %d, sandboxed run (stubs) %d", nativeCalls, stubCalls)
 }
+
+// TestKilledRunscTakesSandboxDown kills "runsc do" with SIGKILL: the
+// sandbox (sentry, gofer, stubs) must die with it, and the next "runsc do"
+// removes the state it left.
+func TestKilledRunscTakesSandboxDown(t *testing.T) {
+	state := t.TempDir()
+	c := execCommand(runsc, "--root="+state, "do", "sleep", "30")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var tree []proc
+	for i := 0; i < 50 && len(tree) < 4; i++ {
+		time.Sleep(50 * time.Millisecond)
+		tree = descendants(hostProcs(), c.Process.Pid)
+	}
+	if len(tree) < 4 {
+		t.Fatalf("sandbox did not start: %+v", tree)
+	}
+	c.Process.Kill()
+	c.Wait()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var alive []proc
+		ps := hostProcs()
+		for _, p := range tree {
+			if q, ok := ps[p.pid]; ok && q.comm == p.comm {
+				alive = append(alive, q)
+			}
+		}
+		if len(alive) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes of the killed runsc's sandbox still running: %+v", alive)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ents, _ := os.ReadDir(state); len(ents) != 1 {
+		t.Fatalf("state dir after the kill: %d entries, want the 1 left behind", len(ents))
+	}
+	if r := run(t, nil, runsc, "--root="+state, "do", "/bin/true"); r.code != 0 {
+		t.Fatalf("runsc do after a killed one: exit %d: %s", r.code, r.stderr)
+	}
+	if ents, _ := os.ReadDir(state); len(ents) != 0 {
+		t.Errorf("state of the killed sandbox not collected: %v", ents)
+	}
+}
