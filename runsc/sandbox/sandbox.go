@@ -4,7 +4,6 @@ package sandbox
 
 import (
 	"encoding/json"
-	"runtime"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
