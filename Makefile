@@ -17,6 +17,7 @@ deps:
 # The one test command: unit tests, the C conformance suite (natively and
 # under runsc) and the end-to-end tests, all as `go test` output. Needs root.
 test: deps build
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 
