@@ -3,13 +3,16 @@ package syscalls
 import (
 	"encoding/binary"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"palisade.dev/abi/linux"
 	"palisade.dev/sentry/kernel"
 	"palisade.dev/sentry/mm"
 	. "palisade.dev/sentry/strace"
 	"palisade.dev/sentry/vfs"
+	"palisade.dev/sentry/waiter"
 )
 
 func init() {
@@ -88,10 +91,18 @@ func readInto(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, o
 		n := min(count-total, len(buf))
 		var got int
 		var err error
-		if off >= 0 {
-			got, err = f.PRead(t, buf[:n], off+int64(total))
-		} else {
-			got, err = f.Read(t, buf[:n])
+		for {
+			if off >= 0 {
+				got, err = f.PRead(t, buf[:n], off+int64(total))
+			} else {
+				got, err = f.Read(t, buf[:n])
+			}
+			if err != unix.EAGAIN || total > 0 {
+				break
+			}
+			if err = waitReady(t, f, waiter.ReadableEvents); err != nil {
+				break
+			}
 		}
 		if got > 0 {
 			c, cerr := t.CopyOut(addr+uintptr(total), buf[:got])
@@ -133,10 +144,22 @@ func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, 
 		}
 		var w int
 		var err error
-		if off >= 0 {
-			w, err = f.PWrite(t, buf[:c], off+int64(total))
-		} else {
-			w, err = f.Write(t, buf[:c])
+		for done := 0; ; {
+			if off >= 0 {
+				w, err = f.PWrite(t, buf[done:c], off+int64(total+done))
+			} else {
+				w, err = f.Write(t, buf[done:c])
+			}
+			done += w
+			if (err != nil && err != unix.EAGAIN) || done == c {
+				w = done
+				break
+			}
+			// A blocking write waits until it has written everything.
+			if werr := waitReady(t, f, waiter.WritableEvents); werr != nil {
+				w, err = done, werr
+				break
+			}
 		}
 		total += w
 		if err != nil {
@@ -158,6 +181,25 @@ func epipe(t *kernel.Task, err error) error {
 		t.SendSignalSelf(kernel.SIGPIPE)
 	}
 	return err
+}
+
+// waitReady blocks until f may be ready for the events in mask, for a
+// file that said EAGAIN. A non-blocking description, or a file that can't
+// be waited for, keeps the EAGAIN; an interrupted wait becomes
+// ERESTARTSYS (the call restarts, or fails with EINTR if a handler runs
+// without SA_RESTART).
+func waitReady(t *kernel.Task, f *vfs.FileDescription, mask waiter.EventMask) error {
+	w, ok := f.Impl().(waiter.Waitable)
+	if !ok || f.Flags()&unix.O_NONBLOCK != 0 {
+		return unix.EAGAIN
+	}
+	if err := t.BlockOn(w, mask, time.Time{}); err != nil {
+		if err == kernel.ErrInterrupted {
+			return linux.ERESTARTSYS
+		}
+		return err
+	}
+	return nil
 }
 
 // maxRW is MAX_RW_COUNT: Linux caps a single transfer just below 2 GiB.

@@ -219,7 +219,7 @@ func (k *Kernel) newTask(creds *auth.Credentials, fdt *vfs.FDTable, fs *FSContex
 	tid := k.nextTID
 	k.nextTID++
 	tg := &ThreadGroup{k: k, tgid: tid, limits: limits, done: make(chan struct{})}
-	t := &Task{k: k, tg: tg, tid: tid, creds: creds, fdTable: fdt, fs: fs, pctx: k.Platform.NewContext()}
+	t := &Task{k: k, tg: tg, tid: tid, creds: creds, fdTable: fdt, fs: fs, pctx: k.Platform.NewContext(), interruptCh: make(chan struct{}, 1)}
 	tg.leader = t
 	k.tasks[tid] = t
 	return t

@@ -56,6 +56,9 @@ type Task struct {
 	robustList, robustLen uintptr
 
 	exiting bool
+
+	// interruptCh wakes a blocked task (see Interrupt).
+	interruptCh chan struct{}
 }
 
 // Task implements context.Context so that filesystem and other subsystem

@@ -182,6 +182,18 @@ func (f *MemoryFile) release(start, end uint64) {
 	f.free.MergeRange(i, i+1)
 }
 
+// MaxRefs returns the highest reference count among the pages of
+// [off, off+length), or 0 if none is allocated.
+func (f *MemoryFile) MaxRefs(off, length uint64) int32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var m int32
+	for i := f.refs.LowerBound(off); i < f.refs.Len() && f.refs.At(i).Start < off+length; i++ {
+		m = max(m, f.refs.At(i).Val)
+	}
+	return m
+}
+
 // InUse returns the number of bytes allocated.
 func (f *MemoryFile) InUse() uint64 {
 	f.mu.Lock()

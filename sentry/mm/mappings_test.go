@@ -137,3 +137,73 @@ func TestExecutableReference(t *testing.T) {
 		t.Fatalf("last user gone: executable still holds %d references", b.refs)
 	}
 }
+
+// TestForkCopyOnWrite checks fork semantics: private memory is copied on
+// write by either side, shared memory stays shared, and all memory is
+// freed when both are gone.
+func TestForkCopyOnWrite(t *testing.T) {
+	e := newEnv(t)
+	parent, pas := e.newMM(base)
+	priv := mustMMap(t, parent, anon(0, 4*pg, platform.ReadWrite))
+	obj := NewSharedAnon(e.mf, pg)
+	shared, err := parent.MMap(MMapOpts{Length: pg, Mappable: obj, Perms: platform.ReadWrite, MaxPerms: platform.AnyAccess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parent.CopyOut(priv, []byte("parent")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parent.CopyOut(shared, []byte("shared")); err != nil {
+		t.Fatal(err)
+	}
+	child, err := parent.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mms = append(e.mms, child)
+	if p := mustHostMap(t, pas, priv); p.perms.Write {
+		t.Errorf("parent's private page still writable on the host after fork: %+v", p)
+	}
+	e.check("fork")
+	if got := string(readAll(t, child, priv, 6)); got != "parent" {
+		t.Fatalf("child reads %q from private memory, want the parent's data", got)
+	}
+	// A write fault in the child copies the page.
+	if err := child.HandleFault(priv, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := child.HandleFault(priv, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := child.CopyOut(priv, []byte("child!")); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(readAll(t, parent, priv, 6)); got != "parent" {
+		t.Errorf("child's write visible to the parent: %q", got)
+	}
+	// The parent's page now has one owner: its write needs no copy.
+	before := e.mf.InUse()
+	if err := parent.HandleFault(priv, true); err != nil {
+		t.Fatal(err)
+	}
+	if e.mf.InUse() != before {
+		t.Errorf("parent's write to a page only it holds copied it (%d -> %d bytes in use)", before, e.mf.InUse())
+	}
+	if _, err := parent.CopyOut(priv+pg, []byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(readAll(t, child, priv+pg, 6)); got == "second" {
+		t.Errorf("parent's write to page 2 visible to the child")
+	}
+	// Shared memory is shared.
+	if _, err := child.CopyOut(shared, []byte("SHARED")); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(readAll(t, parent, shared, 6)); got != "SHARED" {
+		t.Errorf("shared mapping not shared across fork: parent reads %q", got)
+	}
+	if got := obj.Mappings(); got != 2 {
+		t.Errorf("shared object has %d mappings after fork, want 2", got)
+	}
+	e.check("after writes")
+}

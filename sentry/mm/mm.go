@@ -135,6 +135,49 @@ func (mm *MemoryManager) DecUsers() {
 	mm.executable = nil
 }
 
+// Fork returns a copy of the address space for a child process, as
+// fork(2) makes it: shared mappings are shared, private memory is shared
+// copy-on-write (both sides lose write access to it on the host until
+// they write and copy).
+func (mm *MemoryManager) Fork() (*MemoryManager, error) {
+	as, err := mm.p.NewAddressSpace()
+	if err != nil {
+		return nil, err
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	n := &MemoryManager{
+		p: mm.p, mf: mm.mf, as: as, minAddr: mm.minAddr, maxAddr: mm.maxAddr,
+		mmapBase: mm.mmapBase, stackTop: mm.stackTop, brkStart: mm.brkStart, brk: mm.brk,
+		stackLimit: mm.stackLimit, argv: mm.argv, envv: mm.envv, auxv: mm.auxv, executable: mm.executable,
+	}
+	n.users.Store(1)
+	if r, ok := mm.executable.(interface{ IncRef() }); ok && r != nil {
+		r.IncRef()
+	}
+	n.vmas = mm.vmas.Clone()
+	for i := 0; i < n.vmas.Len(); i++ {
+		incMappings(n.vmas.At(i).Val.mappable)
+	}
+	var cow []Range
+	for i := 0; i < mm.pmas.Len(); i++ {
+		p := mm.pmas.At(i)
+		mm.mf.IncRef(p.Val.memOff, p.Len())
+		if p.Val.private {
+			if !p.Val.needCOW {
+				cow = append(cow, Range{uintptr(p.Start), uintptr(p.End)})
+			}
+			p.Val.needCOW = true
+		}
+	}
+	n.pmas = mm.pmas.Clone()
+	// The parent may no longer write what is now shared.
+	for _, r := range cow {
+		mm.remapLocked(r.Start, r.End, true)
+	}
+	return n, nil
+}
+
 // SetImageInfo records where the loader put argv and envp, the auxiliary
 // vector and the executable, for /proc. The address space takes over a
 // reference on the executable (dropped with DecRef, if it has one, when it

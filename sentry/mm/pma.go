@@ -144,8 +144,11 @@ func (mm *MemoryManager) HandleFault(addr uintptr, hostMapped bool) error {
 		}
 		return &FaultError{int(linuxSIGSEGV), SEGV_ACCERR, addr}
 	}
-	// Backed but not mapped in the host (it dropped the mapping): map again.
-	return mm.faultErr(mm.remapLocked(page, page+linux.PageSize, false), addr)
+	// Backed but not mapped in the host (a forked child, or the host
+	// dropped the mapping): map the backed chunk around the page.
+	start := max(page&^(anonChunk-1), uintptr(v.Start), uintptr(p.Start))
+	end := min((page&^(anonChunk-1))+anonChunk, uintptr(v.End), uintptr(p.End))
+	return mm.faultErr(mm.remapLocked(start, end, false), addr)
 }
 
 const linuxSIGSEGV, linuxSIGBUS = 11, 7
@@ -269,6 +272,12 @@ func (mm *MemoryManager) breakCOWLocked(start, end uintptr) error {
 	for k := i; k < j; k++ {
 		p := mm.pmas.At(k)
 		if p.Val.private && !p.Val.needCOW {
+			continue
+		}
+		if p.Val.private && mm.mf.MaxRefs(p.Val.memOff, p.Len()) == 1 {
+			// Shared after fork, but the other side has let go: the
+			// pages are ours alone again, no copy needed.
+			p.Val.needCOW = false
 			continue
 		}
 		off, err := mm.mf.Allocate(p.Len())

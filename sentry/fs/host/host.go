@@ -11,15 +11,24 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"palisade.dev/sentry/fdnotifier"
 	"palisade.dev/sentry/vfs"
+	"palisade.dev/sentry/waiter"
 )
 
-// File is a host FD as a sentry file.
+// File is a host FD as a sentry file. Reads and writes of files that
+// aren't regular never block on the host: they return EAGAIN unless the
+// host FD is ready, and the system call waits on the file's queue, which
+// fdnotifier fills, so a waiting task can be interrupted.
 type File struct {
 	vfs.FileDefaults
 	hostFD   int
 	seekable bool
 	isTTY    bool
+	queue    waiter.Queue
+	// polled is true when fdnotifier watches the FD; false for files that
+	// are always ready.
+	polled bool
 }
 
 // NewFile wraps hostFD, taking ownership of it.
@@ -35,6 +44,9 @@ func NewFile(hostFD int) (*File, uint32, error) {
 	f := &File{hostFD: hostFD, seekable: st.Mode&unix.S_IFMT == unix.S_IFREG}
 	if _, err := unix.IoctlGetTermios(hostFD, unix.TCGETS); err == nil {
 		f.isTTY = true
+	}
+	if !f.seekable {
+		f.polled = fdnotifier.AddFD(int32(hostFD), &f.queue) == nil
 	}
 	return f, uint32(fl), nil
 }
@@ -93,7 +105,30 @@ func NewFileDescription(hostFD int) (*vfs.FileDescription, error) {
 }
 
 // Release implements vfs.FileImpl.Release.
-func (f *File) Release() { unix.Close(f.hostFD) }
+func (f *File) Release() {
+	if f.polled {
+		fdnotifier.RemoveFD(int32(f.hostFD))
+	}
+	unix.Close(f.hostFD)
+}
+
+// Readiness implements waiter.Waitable.Readiness.
+func (f *File) Readiness(mask waiter.EventMask) waiter.EventMask {
+	if !f.polled {
+		return mask
+	}
+	return fdnotifier.Readiness(int32(f.hostFD), mask)
+}
+
+// EventRegister implements waiter.Waitable.EventRegister.
+func (f *File) EventRegister(e *waiter.Entry) { f.queue.EventRegister(e) }
+
+// EventUnregister implements waiter.Waitable.EventUnregister.
+func (f *File) EventUnregister(e *waiter.Entry) { f.queue.EventUnregister(e) }
+
+// pipeBuf is the most a write may transfer after POLLOUT without risking
+// blocking (PIPE_BUF).
+const pipeBuf = 4096
 
 func retryEINTR(fn func() (int, error)) (int, error) {
 	for {
@@ -106,6 +141,9 @@ func retryEINTR(fn func() (int, error)) (int, error) {
 
 // Read implements vfs.FileImpl.Read.
 func (f *File) Read(ctx context.Context, dst []byte) (int, error) {
+	if f.polled && f.Readiness(waiter.ReadableEvents) == 0 {
+		return 0, unix.EAGAIN
+	}
 	n, err := retryEINTR(func() (int, error) { return unix.Read(f.hostFD, dst) })
 	if n < 0 {
 		n = 0
@@ -113,11 +151,25 @@ func (f *File) Read(ctx context.Context, dst []byte) (int, error) {
 	return n, err
 }
 
-// Write implements vfs.FileImpl.Write.
+// Write implements vfs.FileImpl.Write. For a pipe or terminal it writes
+// while the host says there is room, PIPE_BUF bytes at a time, and returns
+// what it wrote (EAGAIN if nothing), so it never blocks on the host.
 func (f *File) Write(ctx context.Context, src []byte) (int, error) {
 	total := 0
 	for total < len(src) {
-		n, err := retryEINTR(func() (int, error) { return unix.Write(f.hostFD, src[total:]) })
+		chunk := src[total:]
+		if f.polled {
+			if f.Readiness(waiter.WritableEvents) == 0 {
+				if total > 0 {
+					return total, nil
+				}
+				return 0, unix.EAGAIN
+			}
+			if len(chunk) > pipeBuf {
+				chunk = chunk[:pipeBuf]
+			}
+		}
+		n, err := retryEINTR(func() (int, error) { return unix.Write(f.hostFD, chunk) })
 		if err != nil {
 			if total > 0 {
 				return total, nil
