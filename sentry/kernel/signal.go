@@ -102,3 +102,26 @@ func (t *Task) SendSignalSelf(sig int) {
 		t.k.LogUnimplemented(t, uintptr(1000+sig), fmt.Sprintf("delivery of signal %d to a handler", sig), false)
 	}
 }
+
+// SetSyscallSignalMask sets the signal mask for the rest of the current
+// system call (ppoll, pselect6, rt_sigsuspend, epoll_pwait): the old mask
+// comes back when the call returns — or, if a signal handler runs because
+// of the call's interruption, when that handler returns (Linux's
+// set_restore_sigmask).
+//
+// Preconditions: called on the task goroutine, during a system call.
+func (t *Task) SetSyscallSignalMask(m uint64) {
+	if !t.haveSavedMask {
+		t.savedMask, t.haveSavedMask = t.SignalMask(), true
+	}
+	t.SetSignalMask(m)
+}
+
+// restoreSyscallSignalMask undoes SetSyscallSignalMask at the end of a
+// system call that ran no handler.
+func (t *Task) restoreSyscallSignalMask() {
+	if t.haveSavedMask {
+		t.SetSignalMask(t.savedMask)
+		t.haveSavedMask = false
+	}
+}

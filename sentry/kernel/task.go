@@ -59,6 +59,11 @@ type Task struct {
 
 	// interruptCh wakes a blocked task (see Interrupt).
 	interruptCh chan struct{}
+
+	// savedMask is the mask to restore after a system call that set a
+	// temporary one (SetSyscallSignalMask).
+	savedMask     uint64
+	haveSavedMask bool
 }
 
 // Task implements context.Context so that filesystem and other subsystem
@@ -229,6 +234,7 @@ func (t *Task) doSyscall() {
 	if t.k.Strace {
 		t.straceLog(sysno, entry, args, ret, err)
 	}
+	t.restoreSyscallSignalMask()
 	switch {
 	case err == nil:
 		t.arch.SetReturn(ret)
