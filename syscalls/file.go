@@ -939,6 +939,8 @@ func Fcntl(t *kernel.Task, a args) (uintptr, error) {
 	case unix.F_SETFL:
 		f.SetStatusFlags(a[2].Uint())
 		return 0, nil
+	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
+		return pipeFcntl(t, f, cmd, a[2].Uint64())
 	}
 	t.Kernel().LogUnimplemented(t, unix.SYS_FCNTL<<16|uintptr(cmd), "fcntl cmd "+itoa(int(cmd)), false)
 	return 0, unix.EINVAL

@@ -10,67 +10,81 @@ import (
 )
 
 func init() {
-	partial(unix.SYS_FUTEX, Futex, "single-threaded processes only: WAKE wakes nobody, WAIT checks the value and sleeps until its timeout", Ptr, Hex, Int, Ptr, Ptr, Int)
+	partial(unix.SYS_FUTEX, Futex, "no priority-inheritance operations (FUTEX_LOCK_PI and friends)", Ptr, Hex, Int, Ptr, Ptr, Int)
 }
 
 // futex(2) operations.
 const (
-	futexWait        = 0
-	futexWake        = 1
-	futexWaitBitset  = 9
-	futexWakeBitset  = 10
-	futexPrivateFlag = 128
-	futexClockRT     = 256
+	futexWait          = 0
+	futexWake          = 1
+	futexFD            = 2
+	futexRequeue       = 3
+	futexCmpRequeue    = 4
+	futexWakeOp        = 5
+	futexWaitBitset    = 9
+	futexWakeBitset    = 10
+	futexPrivateFlag   = 128
+	futexClockRealtime = 256
 )
 
-// Futex implements futex(2) for a process with one thread: nobody else can
-// change the word or wake the waiter.
+// Futex implements futex(2).
 func Futex(t *kernel.Task, a args) (uintptr, error) {
-	op := a[1].Int() &^ (futexPrivateFlag | futexClockRT)
+	addr := a[0].Pointer()
+	cmd := a[1].Int()
+	private := cmd&futexPrivateFlag != 0
+	op := cmd &^ (futexPrivateFlag | futexClockRealtime)
+	if cmd&futexClockRealtime != 0 && op != futexWaitBitset && op != futexWait {
+		return 0, unix.ENOSYS
+	}
+	val := a[2].Uint()
 	switch op {
-	case futexWake, futexWakeBitset:
-		if op == futexWakeBitset && a[5].Uint() == 0 {
-			return 0, unix.EINVAL
-		}
-		return 0, nil
 	case futexWait, futexWaitBitset:
-		if op == futexWaitBitset && a[5].Uint() == 0 {
-			return 0, unix.EINVAL
-		}
-		if a[0].Pointer()&3 != 0 {
-			return 0, unix.EINVAL
-		}
-		v, err := t.MemoryManager().CopyInUint32(a[0].Pointer())
-		if err != nil {
-			return 0, err
-		}
-		if v != a[2].Uint() {
-			return 0, unix.EAGAIN
-		}
-		if a[3].Pointer() == 0 {
-			// Nothing can ever wake a lone thread: it sleeps until the
-			// sandbox is torn down.
-			for {
-				time.Sleep(time.Hour)
-			}
-		}
-		ns, err := copyInTimespec(t, a[3].Pointer())
-		if err != nil {
-			return 0, err
-		}
+		bitset := ^uint32(0)
 		if op == futexWaitBitset {
-			// An absolute deadline on the chosen clock.
-			id := int32(clockMonotonic)
-			if a[1].Int()&futexClockRT != 0 {
-				id = clockRealtime
+			bitset = a[5].Uint()
+		}
+		var deadline time.Time
+		if p := a[3].Pointer(); p != 0 {
+			ns, err := copyInTimespec(t, p)
+			if err != nil {
+				return 0, err
 			}
-			now, _ := clockNow(t, id)
-			ns -= now
+			if op == futexWait {
+				deadline = time.Now().Add(time.Duration(ns))
+			} else {
+				// An absolute time on CLOCK_MONOTONIC, or on
+				// CLOCK_REALTIME with FUTEX_CLOCK_REALTIME.
+				clock := int32(clockMonotonic)
+				if cmd&futexClockRealtime != 0 {
+					clock = clockRealtime
+				}
+				now, _ := clockNow(t, clock)
+				deadline = time.Now().Add(time.Duration(ns - now))
+			}
 		}
-		if ns > 0 {
-			time.Sleep(time.Duration(ns))
+		return 0, t.FutexWait(addr, val, bitset, deadline, private)
+	case futexWake, futexWakeBitset:
+		bitset := ^uint32(0)
+		if op == futexWakeBitset {
+			bitset = a[5].Uint()
 		}
-		return 0, unix.ETIMEDOUT
+		n, err := t.FutexWake(addr, int(int32(val)), bitset, private)
+		return uintptr(n), err
+	case futexRequeue, futexCmpRequeue:
+		nrequeue := int(int32(a[3].Uint()))
+		if int32(val) < 0 || nrequeue < 0 {
+			return 0, unix.EINVAL
+		}
+		var cmp *uint32
+		if op == futexCmpRequeue {
+			c := a[5].Uint()
+			cmp = &c
+		}
+		n, err := t.FutexRequeue(addr, a[4].Pointer(), int(val), nrequeue, cmp, private)
+		return uintptr(n), err
+	case futexWakeOp:
+		n, err := t.FutexWakeOp(addr, a[4].Pointer(), int(int32(val)), int(int32(a[3].Uint())), a[5].Uint(), private)
+		return uintptr(n), err
 	}
 	return 0, unix.ENOSYS
 }

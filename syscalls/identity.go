@@ -23,9 +23,9 @@ func init() {
 	full(unix.SYS_GETRESUID, Getresuid, Ptr, Ptr, Ptr)
 	full(unix.SYS_GETRESGID, Getresgid, Ptr, Ptr, Ptr)
 	full(unix.SYS_GETGROUPS, Getgroups, Int, Ptr)
-	partial(unix.SYS_GETPGRP, func(t *kernel.Task, a args) (uintptr, error) { return uintptr(t.PID()), nil }, "every process is its own group leader until process groups land")
-	partial(unix.SYS_GETPGID, Getpgid, "process groups are not modelled yet", Int)
-	partial(unix.SYS_GETSID, Getpgid, "sessions are not modelled yet", Int)
+	full(unix.SYS_GETPGRP, func(t *kernel.Task, a args) (uintptr, error) { return uintptr(t.ThreadGroup().ProcessGroupID()), nil })
+	full(unix.SYS_GETPGID, Getpgid, Int)
+	full(unix.SYS_GETSID, Getsid, Int)
 	full(unix.SYS_UNAME, Uname, Ptr)
 	full(unix.SYS_SYSINFO, Sysinfo, Ptr)
 	full(unix.SYS_GETRANDOM, Getrandom, OutBuf, Int, Hex)
@@ -36,17 +36,22 @@ func init() {
 	full(unix.SYS_SETRLIMIT, Setrlimit, Int, Ptr)
 	full(unix.SYS_PRLIMIT64, Prlimit64, Int, Int, Ptr, Ptr)
 	partial(unix.SYS_ARCH_PRCTL, ArchPrctl, "ARCH_SET_FS/GET_FS only", Hex, Hex)
-	partial(unix.SYS_PRCTL, Prctl, "PR_SET_NAME, PR_GET_NAME, PR_GET/SET_DUMPABLE, PR_SET_NO_NEW_PRIVS (stored)", Int, Hex, Hex, Hex, Hex)
+	partial(unix.SYS_PRCTL, Prctl, "naming, dumpable, keepcaps, no_new_privs, bounding set, pdeathsig, subreaper, ambient query", Int, Hex, Hex, Hex, Hex)
 	full(unix.SYS_SCHED_YIELD, func(t *kernel.Task, a args) (uintptr, error) { return 0, nil })
-	partial(unix.SYS_SCHED_GETAFFINITY, SchedGetaffinity, "reports the CPUs the sandbox may use", Int, Int, Ptr)
-	partial(unix.SYS_GETCPU, Getcpu, "always CPU 0 node 0", Ptr, Ptr, Ptr)
-	partial(unix.SYS_EXIT, Exit, "single-threaded processes: same as exit_group", Int)
+	full(unix.SYS_SCHED_GETAFFINITY, SchedGetaffinity, Int, Int, Ptr)
+	partial(unix.SYS_GETCPU, Getcpu, "reports the first CPU of the task's affinity, node 0", Ptr, Ptr, Ptr)
+	full(unix.SYS_EXIT, ExitThread, Int)
 	full(unix.SYS_EXIT_GROUP, Exit, Int)
 }
 
-// Exit implements exit_group(2) (and exit(2) for single-threaded groups).
+// Exit implements exit_group(2).
 func Exit(t *kernel.Task, a args) (uintptr, error) {
 	return 0, t.Exit(int(a[0].Int()))
+}
+
+// ExitThread implements exit(2).
+func ExitThread(t *kernel.Task, a args) (uintptr, error) {
+	return 0, t.ExitThread(int(a[0].Int()))
 }
 
 // Getresuid implements getresuid(2).
@@ -93,20 +98,16 @@ func Getgroups(t *kernel.Task, a args) (uintptr, error) {
 	return uintptr(len(groups)), nil
 }
 
-// Getpgid implements getpgid(2) and getsid(2) while every process leads
-// its own group and session.
+// Getpgid implements getpgid(2).
 func Getpgid(t *kernel.Task, a args) (uintptr, error) {
-	pid := a[0].Int()
-	if pid == 0 || pid == t.PID() {
-		return uintptr(t.PID()), nil
-	}
-	if pid < 0 {
-		return 0, unix.EINVAL
-	}
-	if o := t.Kernel().TaskByTID(pid); o != nil {
-		return uintptr(o.PID()), nil
-	}
-	return 0, unix.ESRCH
+	id, err := t.Getpgid(a[0].Int())
+	return uintptr(id), err
+}
+
+// Getsid implements getsid(2).
+func Getsid(t *kernel.Task, a args) (uintptr, error) {
+	id, err := t.Getsid(a[0].Int())
+	return uintptr(id), err
 }
 
 // Uname implements uname(2).
@@ -295,8 +296,29 @@ func ArchPrctl(t *kernel.Task, a args) (uintptr, error) {
 	return 0, unix.EINVAL
 }
 
-// Prctl implements the prctl(2) options single-threaded programs use.
+// prctl(2) options not in x/sys/unix under these names.
+const (
+	prSetPdeathsig       = 1
+	prGetPdeathsig       = 2
+	prGetDumpable        = 3
+	prSetDumpable        = 4
+	prGetKeepcaps        = 7
+	prSetKeepcaps        = 8
+	prCapbsetRead        = 23
+	prCapbsetDrop        = 24
+	prSetChildSubreaper  = 36
+	prGetChildSubreaper  = 37
+	prSetNoNewPrivs      = 38
+	prGetNoNewPrivs      = 39
+	prCapAmbient         = 47
+	prCapAmbientIsSet    = 1
+	prCapAmbientClearAll = 4
+)
+
+// Prctl implements prctl(2) for the process, credential and naming
+// options.
 func Prctl(t *kernel.Task, a args) (uintptr, error) {
+	m := t.MemoryManager()
 	switch a[0].Int() {
 	case unix.PR_SET_NAME:
 		name, err := t.CopyInString(a[1].Pointer(), 15)
@@ -318,21 +340,49 @@ func Prctl(t *kernel.Task, a args) (uintptr, error) {
 		copy(b, t.Comm())
 		_, err := t.CopyOut(a[1].Pointer(), b)
 		return 0, err
-	case unix.PR_GET_DUMPABLE:
-		return 1, nil
-	case unix.PR_SET_DUMPABLE:
+	case prSetPdeathsig:
+		sig := a[1].Int()
+		if sig < 0 || sig > kernel.NumSignals {
+			return 0, unix.EINVAL
+		}
+		t.SetPdeathSignal(int(sig))
+		return 0, nil
+	case prGetPdeathsig:
+		return 0, m.CopyOutUint32(a[1].Pointer(), uint32(t.PdeathSignal()))
+	case prGetDumpable:
+		return uintptr(t.Dumpable()), nil
+	case prSetDumpable:
 		if a[1].Uint64() > 1 {
 			return 0, unix.EINVAL
 		}
+		t.SetDumpable(int(a[1].Uint64()))
 		return 0, nil
-	case unix.PR_SET_NO_NEW_PRIVS:
+	case prGetKeepcaps:
+		if t.KeepCaps() {
+			return 1, nil
+		}
+		return 0, nil
+	case prSetKeepcaps:
+		if a[1].Uint64() > 1 {
+			return 0, unix.EINVAL
+		}
+		t.SetKeepCaps(a[1].Uint64() == 1)
+		return 0, nil
+	case prSetNoNewPrivs:
 		if a[1].Uint64() != 1 || a[2].Uint64() != 0 || a[3].Uint64() != 0 || a[4].Uint64() != 0 {
 			return 0, unix.EINVAL
 		}
+		t.SetNoNewPrivs()
 		return 0, nil
-	case unix.PR_GET_NO_NEW_PRIVS:
+	case prGetNoNewPrivs:
+		if a[1].Uint64() != 0 || a[2].Uint64() != 0 || a[3].Uint64() != 0 || a[4].Uint64() != 0 {
+			return 0, unix.EINVAL
+		}
+		if t.NoNewPrivs() {
+			return 1, nil
+		}
 		return 0, nil
-	case unix.PR_CAPBSET_READ:
+	case prCapbsetRead:
 		c := a[1].Uint64()
 		if c > auth.CapLastCap {
 			return 0, unix.EINVAL
@@ -341,22 +391,64 @@ func Prctl(t *kernel.Task, a args) (uintptr, error) {
 			return 1, nil
 		}
 		return 0, nil
+	case prCapbsetDrop:
+		c := a[1].Uint64()
+		if c > auth.CapLastCap {
+			return 0, unix.EINVAL
+		}
+		cr := t.Credentials()
+		if !cr.HasCapability(auth.CAP_SETPCAP) {
+			return 0, unix.EPERM
+		}
+		n := cr.Copy()
+		n.BoundingCaps &^= 1 << c
+		t.SetCredentials(n)
+		return 0, nil
+	case prSetChildSubreaper:
+		t.ThreadGroup().SetChildSubreaper(a[1].Uint64() != 0)
+		return 0, nil
+	case prGetChildSubreaper:
+		v := uint32(0)
+		if t.ThreadGroup().ChildSubreaper() {
+			v = 1
+		}
+		return 0, m.CopyOutUint32(a[1].Pointer(), v)
+	case prCapAmbient:
+		switch a[1].Int() {
+		case prCapAmbientIsSet:
+			if a[2].Uint64() > auth.CapLastCap {
+				return 0, unix.EINVAL
+			}
+			if t.Credentials().AmbientCaps&(1<<a[2].Uint64()) != 0 {
+				return 1, nil
+			}
+			return 0, nil
+		case prCapAmbientClearAll:
+			n := t.Credentials().Copy()
+			n.AmbientCaps = 0
+			t.SetCredentials(n)
+			return 0, nil
+		}
+		return 0, unix.EINVAL
 	}
+	t.Kernel().LogUnimplemented(t, unix.SYS_PRCTL<<16|uintptr(a[0].Uint()), "prctl option "+itoa(int(a[0].Int())), false)
 	return 0, unix.EINVAL
 }
 
-// SchedGetaffinity implements sched_getaffinity(2): every task may run on
-// the CPUs of the sandbox.
+// SchedGetaffinity implements sched_getaffinity(2).
 func SchedGetaffinity(t *kernel.Task, a args) (uintptr, error) {
 	size := a[1].SizeT()
-	if size < 8 || size%8 != 0 {
+	if size%8 != 0 {
 		return 0, unix.EINVAL
 	}
-	if pid := a[0].Int(); pid != 0 && t.Kernel().TaskByTID(pid) == nil {
-		return 0, unix.ESRCH
+	target := t
+	if pid := a[0].Int(); pid != 0 {
+		if target = t.Kernel().TaskByTID(pid); target == nil {
+			return 0, unix.ESRCH
+		}
 	}
-	cpus := t.Kernel().CPUs()
-	need := (cpus[len(cpus)-1]/64 + 1) * 8
+	cpus := target.Affinity()
+	need := (t.Kernel().CPUs()[len(t.Kernel().CPUs())-1]/64 + 1) * 8
 	if int(size) < need {
 		return 0, unix.EINVAL
 	}
@@ -370,11 +462,11 @@ func SchedGetaffinity(t *kernel.Task, a args) (uintptr, error) {
 	return uintptr(len(b)), nil
 }
 
-// Getcpu implements getcpu(2).
+// Getcpu implements getcpu(2): the first CPU the task may run on.
 func Getcpu(t *kernel.Task, a args) (uintptr, error) {
 	m := t.MemoryManager()
 	if p := a[0].Pointer(); p != 0 {
-		if err := m.CopyOutUint32(p, 0); err != nil {
+		if err := m.CopyOutUint32(p, uint32(t.Affinity()[0])); err != nil {
 			return 0, err
 		}
 	}

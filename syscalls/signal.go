@@ -2,17 +2,24 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"palisade.dev/abi/linux"
 	"palisade.dev/sentry/kernel"
 	. "palisade.dev/sentry/strace"
 )
 
 func init() {
-	partial(unix.SYS_RT_SIGACTION, RtSigaction, "dispositions are stored; signals are not delivered yet", Int, Ptr, Ptr, Int)
-	partial(unix.SYS_RT_SIGPROCMASK, RtSigprocmask, "the mask is stored; signals are not delivered yet", Int, Ptr, Ptr, Int)
-	partial(unix.SYS_SIGALTSTACK, Sigaltstack, "the stack is stored; signals are not delivered yet", Ptr, Ptr)
+	full(unix.SYS_RT_SIGACTION, RtSigaction, Int, Ptr, Ptr, Int)
+	full(unix.SYS_RT_SIGPROCMASK, RtSigprocmask, Int, Ptr, Ptr, Int)
+	full(unix.SYS_SIGALTSTACK, Sigaltstack, Ptr, Ptr)
+	full(unix.SYS_RT_SIGPENDING, RtSigpending, Ptr, Int)
+	full(unix.SYS_RT_SIGSUSPEND, RtSigsuspend, Ptr, Int)
+	full(unix.SYS_RT_SIGTIMEDWAIT, RtSigtimedwait, Ptr, Ptr, Ptr, Int)
+	full(unix.SYS_PAUSE, Pause)
+	full(unix.SYS_RT_SIGRETURN, RtSigreturn)
 }
 
 const sigsetSize = 8
@@ -116,7 +123,87 @@ func Sigaltstack(t *kernel.Task, a args) (uintptr, error) {
 		if n.Flags&ssDisable != 0 {
 			n = kernel.AltStack{Flags: ssDisable}
 		}
-		t.SetAltStack(n)
+		if err := t.SetAltStack(n); err != nil {
+			return 0, err
+		}
 	}
 	return 0, nil
+}
+
+// RtSigpending implements rt_sigpending(2): the pending signals that are
+// blocked.
+func RtSigpending(t *kernel.Task, a args) (uintptr, error) {
+	if a[1].SizeT() > sigsetSize {
+		return 0, unix.EINVAL
+	}
+	set := t.PendingSignals() & t.SignalMask()
+	b := make([]byte, 8)
+	binary.LittleEndian.PutUint64(b, set)
+	_, err := t.CopyOut(a[0].Pointer(), b[:a[1].SizeT()])
+	return 0, err
+}
+
+// RtSigsuspend implements rt_sigsuspend(2): wait with a temporary mask
+// until a signal is delivered; always EINTR.
+func RtSigsuspend(t *kernel.Task, a args) (uintptr, error) {
+	if a[1].SizeT() != sigsetSize {
+		return 0, unix.EINVAL
+	}
+	mask, err := t.MemoryManager().CopyInUint64(a[0].Pointer())
+	if err != nil {
+		return 0, err
+	}
+	t.SetSyscallSignalMask(mask)
+	for {
+		if err := t.Block(nil, time.Time{}); err == kernel.ErrInterrupted {
+			return 0, linux.ERESTARTNOHAND
+		}
+	}
+}
+
+// Pause implements pause(2).
+func Pause(t *kernel.Task, a args) (uintptr, error) {
+	for {
+		if err := t.Block(nil, time.Time{}); err == kernel.ErrInterrupted {
+			return 0, linux.ERESTARTNOHAND
+		}
+	}
+}
+
+// RtSigtimedwait implements rt_sigtimedwait(2).
+func RtSigtimedwait(t *kernel.Task, a args) (uintptr, error) {
+	if a[3].SizeT() != sigsetSize {
+		return 0, unix.EINVAL
+	}
+	set, err := t.MemoryManager().CopyInUint64(a[0].Pointer())
+	if err != nil {
+		return 0, err
+	}
+	var deadline time.Time
+	if p := a[2].Pointer(); p != 0 {
+		ns, err := copyInTimespec(t, p)
+		if err != nil {
+			return 0, err
+		}
+		deadline = time.Now().Add(time.Duration(ns))
+	}
+	info, err := t.Sigtimedwait(set, deadline)
+	if err != nil {
+		if err == unix.ETIMEDOUT {
+			return 0, unix.EAGAIN
+		}
+		return 0, err
+	}
+	if p := a[1].Pointer(); p != 0 {
+		b := info.Marshal()
+		if _, err := t.CopyOut(p, b[:]); err != nil {
+			return 0, err
+		}
+	}
+	return uintptr(info.Signo), nil
+}
+
+// RtSigreturn implements rt_sigreturn(2).
+func RtSigreturn(t *kernel.Task, a args) (uintptr, error) {
+	return 0, t.SignalReturn()
 }

@@ -63,9 +63,3 @@ func (t *Task) Interrupt() {
 	}
 	t.pctx.Interrupt()
 }
-
-// Interrupted reports whether the task has something to attend to. Until
-// signal delivery lands, nothing interrupts a task but teardown.
-func (t *Task) Interrupted() bool {
-	return t.exiting
-}

@@ -1,11 +1,12 @@
 // Package kernel is the sentry's process model: the Kernel, thread groups
-// and tasks, each task run by its own goroutine locked to an OS thread that
-// loops Switch → handle system call or fault → Switch.
+// (processes) and tasks (threads), each task run by its own goroutine
+// locked to an OS thread that loops: handle signals → Switch into the
+// application → handle the system call or fault it stopped for.
 //
-// This slice is single-threaded programs: one task per thread group, no
-// fork, no signal delivery (rt_sigaction and the mask are stored).
-//
-// Lock order: Kernel.mu, then ThreadGroup.mu, then Task.mu.
+// Lock order: Kernel.taskMu (the process tree, thread lists, exit states,
+// process groups and sessions, pending signals, signal masks, dispositions
+// and group stops — Linux's tasklist_lock and siglock in one), then
+// Task.mu (credentials and name), then futex and memory locks.
 package kernel
 
 import (
@@ -40,10 +41,12 @@ type Kernel struct {
 
 	bootTime time.Time
 	cpus     []int
+	futexes  futexTable
 
-	mu      sync.Mutex
-	tasks   map[int32]*Task
-	nextTID int32
+	taskMu  sync.Mutex
+	tasks   map[int32]*Task        // live tasks by thread ID
+	tgs     map[int32]*ThreadGroup // thread groups by ID, until reaped
+	lastTID int32
 	initTG  *ThreadGroup
 
 	unimplemented sync.Map // syscall number -> logged once
@@ -55,6 +58,9 @@ const (
 	Version = "#1 SMP Palisade"
 )
 
+// pidMax is /proc/sys/kernel/pid_max.
+const pidMax = 4194304
+
 // New returns a kernel.
 func New(p platform.Platform, mf *memfile.MemoryFile, ns *vfs.MountNamespace, st *SyscallTable, log *slog.Logger) *Kernel {
 	if log == nil {
@@ -63,8 +69,9 @@ func New(p platform.Platform, mf *memfile.MemoryFile, ns *vfs.MountNamespace, st
 	k := &Kernel{
 		Platform: p, MemoryFile: mf, MountNS: ns, Syscalls: st, Log: log,
 		Hostname: "palisade", Release: Release, Version: Version,
-		bootTime: time.Now(), tasks: make(map[int32]*Task), nextTID: 1,
+		bootTime: time.Now(), tasks: make(map[int32]*Task), tgs: make(map[int32]*ThreadGroup),
 	}
+	k.futexes.init()
 	// The sandbox's CPUs are the sentry's, read before any task thread is
 	// pinned to one of them.
 	var set unix.CPUSet
@@ -106,24 +113,89 @@ func (k *Kernel) LogUnimplemented(t *Task, sysno uintptr, name string, probe boo
 	k.Log.Log(context.Background(), level, "unsupported syscall: returning ENOSYS", "syscall", name, "number", sysno, "tid", t.tid, "comm", t.Comm())
 }
 
-// TaskByTID returns the task with the given thread ID.
+// TaskByTID returns the live task with the given thread ID, or nil.
 func (k *Kernel) TaskByTID(tid int32) *Task {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.taskMu.Lock()
+	defer k.taskMu.Unlock()
 	return k.tasks[tid]
 }
 
-// Tasks returns all live tasks in TID order.
+// ThreadGroupByID returns the thread group with the given ID (zombies
+// included), or nil.
+func (k *Kernel) ThreadGroupByID(id int32) *ThreadGroup {
+	k.taskMu.Lock()
+	defer k.taskMu.Unlock()
+	return k.tgs[id]
+}
+
+// Tasks returns all live tasks in thread ID order.
 func (k *Kernel) Tasks() []*Task {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.taskMu.Lock()
+	defer k.taskMu.Unlock()
 	out := make([]*Task, 0, len(k.tasks))
-	for tid := int32(1); tid < k.nextTID; tid++ {
-		if t, ok := k.tasks[tid]; ok {
-			out = append(out, t)
+	for _, t := range k.tasks {
+		out = append(out, t)
+	}
+	sortTasks(out)
+	return out
+}
+
+// ThreadGroups returns every thread group (zombies included) in ID order.
+func (k *Kernel) ThreadGroups() []*ThreadGroup {
+	k.taskMu.Lock()
+	defer k.taskMu.Unlock()
+	out := make([]*ThreadGroup, 0, len(k.tgs))
+	for _, tg := range k.tgs {
+		out = append(out, tg)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].tgid < out[j-1].tgid; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
 		}
 	}
 	return out
+}
+
+func sortTasks(ts []*Task) {
+	for i := 1; i < len(ts); i++ {
+		for j := i; j > 0 && ts[j].tid < ts[j-1].tid; j-- {
+			ts[j], ts[j-1] = ts[j-1], ts[j]
+		}
+	}
+}
+
+// allocTIDLocked returns an unused ID: not a live task, not a thread
+// group (zombies keep theirs), not a process group or session in use.
+//
+// Preconditions: k.taskMu is held.
+func (k *Kernel) allocTIDLocked() (int32, error) {
+	for i := 0; i < pidMax; i++ {
+		k.lastTID++
+		if k.lastTID >= pidMax {
+			k.lastTID = 300 // Linux restarts above the daemons' range
+		}
+		id := k.lastTID
+		if _, ok := k.tasks[id]; ok {
+			continue
+		}
+		if _, ok := k.tgs[id]; ok {
+			continue
+		}
+		if k.idInUseAsGroupLocked(id) {
+			continue
+		}
+		return id, nil
+	}
+	return 0, unix.EAGAIN
+}
+
+func (k *Kernel) idInUseAsGroupLocked(id int32) bool {
+	for _, tg := range k.tgs {
+		if tg.pgid == id || tg.sid == id {
+			return true
+		}
+	}
+	return false
 }
 
 // InitArgs describe the container's first process.
@@ -142,22 +214,36 @@ type InitArgs struct {
 func (k *Kernel) CreateInit(ctx context.Context, a InitArgs) (*ThreadGroup, error) {
 	root := k.MountNS.Root()
 	fs := &FSContext{root: root, cwd: root, umask: a.Umask}
-	t := k.newTask(a.Creds, vfs.NewFDTable(), fs, a.Limits)
+	fs.users.Store(1)
+	limits := a.Limits
+	if limits == nil {
+		limits = DefaultLimits()
+	}
+	k.taskMu.Lock()
+	tid, err := k.allocTIDLocked()
+	if err != nil {
+		k.taskMu.Unlock()
+		return nil, err
+	}
+	tg := newThreadGroup(k, tid, nil, limits, newSignalHandlers())
+	tg.pgid, tg.sid = tid, tid
+	t := k.newTaskLocked(tid, tg, a.Creds, newFDTable(), fs)
+	k.taskMu.Unlock()
+
 	if a.Cwd != "" {
 		cwd, err := k.MountNS.Resolve(t, a.Cwd, vfs.ResolveOpts{Root: root, Start: root, FollowFinal: true})
+		if err == nil && cwd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
+			err = unix.ENOTDIR
+		}
 		if err != nil {
 			k.abandonTask(t)
 			return nil, fmt.Errorf("cwd %q: %w", a.Cwd, err)
-		}
-		if cwd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
-			k.abandonTask(t)
-			return nil, fmt.Errorf("cwd %q: %w", a.Cwd, unix.ENOTDIR)
 		}
 		fs.cwd = cwd
 	}
 	for i, f := range a.Stdio {
 		if f != nil {
-			t.fdTable.NewFDAt(i, f, false, int(t.tg.limits.Get(RLIMIT_NOFILE).Cur))
+			t.fdTable.NewFDAt(i, f, false, int(limits.Get(RLIMIT_NOFILE).Cur))
 		}
 	}
 	filename, err := k.lookPath(t, a.Argv[0], a.Envv)
@@ -169,11 +255,21 @@ func (k *Kernel) CreateInit(ctx context.Context, a InitArgs) (*ThreadGroup, erro
 		k.abandonTask(t)
 		return nil, fmt.Errorf("exec %q: %w", a.Argv[0], err)
 	}
-	k.mu.Lock()
-	k.initTG = t.tg
-	k.mu.Unlock()
+	k.taskMu.Lock()
+	k.initTG = tg
+	k.taskMu.Unlock()
 	t.start()
-	return t.tg, nil
+	return tg, nil
+}
+
+// abandonTask undoes the creation of a task that never ran.
+func (k *Kernel) abandonTask(t *Task) {
+	t.fdTable.DecUsers()
+	t.pctx.Release()
+	k.taskMu.Lock()
+	delete(k.tasks, t.tid)
+	delete(k.tgs, t.tg.tgid)
+	k.taskMu.Unlock()
 }
 
 // lookPath finds name as execvp(3) does, with the PATH in envv.
@@ -210,65 +306,23 @@ func (k *Kernel) lookPath(t *Task, name string, envv []string) (string, error) {
 	return "", fmt.Errorf("exec %q: executable file not found in $PATH: %w", name, unix.ENOENT)
 }
 
-func (k *Kernel) newTask(creds *auth.Credentials, fdt *vfs.FDTable, fs *FSContext, limits *Limits) *Task {
-	if limits == nil {
-		limits = DefaultLimits()
+// newTaskLocked registers a task in tg.
+//
+// Preconditions: k.taskMu is held.
+func (k *Kernel) newTaskLocked(tid int32, tg *ThreadGroup, creds *auth.Credentials, fdt *FDTable, fs *FSContext) *Task {
+	t := &Task{
+		k: k, tg: tg, tid: tid, creds: creds, fdTable: fdt, fs: fs,
+		pctx: k.Platform.NewContext(), interruptCh: make(chan struct{}, 1),
+		started: time.Now(),
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	tid := k.nextTID
-	k.nextTID++
-	tg := &ThreadGroup{k: k, tgid: tid, limits: limits, done: make(chan struct{})}
-	t := &Task{k: k, tg: tg, tid: tid, creds: creds, fdTable: fdt, fs: fs, pctx: k.Platform.NewContext(), interruptCh: make(chan struct{}, 1)}
-	tg.leader = t
+	if tg.leader == nil {
+		tg.leader = t
+	}
+	tg.tasks[t] = struct{}{}
 	k.tasks[tid] = t
+	k.tgs[tg.tgid] = tg
 	return t
 }
-
-func (k *Kernel) removeTask(t *Task) {
-	k.mu.Lock()
-	delete(k.tasks, t.tid)
-	k.mu.Unlock()
-}
-
-// abandonTask undoes newTask for a task that never ran.
-func (k *Kernel) abandonTask(t *Task) {
-	t.fdTable.RemoveAll()
-	t.pctx.Release()
-	k.removeTask(t)
-}
-
-// ThreadGroup is a process.
-type ThreadGroup struct {
-	k      *Kernel
-	tgid   int32
-	leader *Task
-	limits *Limits
-
-	mu         sync.Mutex
-	sigactions [NumSignals]SigAction
-	exiting    bool
-	exitStatus WaitStatus
-	done       chan struct{} // closed when the group has exited
-}
-
-// ID returns the thread group ID (the PID).
-func (tg *ThreadGroup) ID() int32 { return tg.tgid }
-
-// Leader returns the thread group leader.
-func (tg *ThreadGroup) Leader() *Task { return tg.leader }
-
-// Limits returns the resource limits.
-func (tg *ThreadGroup) Limits() *Limits { return tg.limits }
-
-// Wait blocks until the group exits and returns its status.
-func (tg *ThreadGroup) Wait() WaitStatus {
-	<-tg.done
-	return tg.exitStatus
-}
-
-// Done returns a channel closed when the group exits.
-func (tg *ThreadGroup) Done() <-chan struct{} { return tg.done }
 
 // WaitStatus is a wait(2) status word.
 type WaitStatus uint32
@@ -285,6 +339,12 @@ func SignaledStatus(sig int, core bool) WaitStatus {
 	return s
 }
 
+// StoppedStatus returns the status of a stop by signal.
+func StoppedStatus(sig int) WaitStatus { return WaitStatus(sig<<8 | 0x7f) }
+
+// ContinuedStatus is the status of a continued process.
+const ContinuedStatus WaitStatus = 0xffff
+
 // Exited reports a normal exit; ExitCode is then valid.
 func (w WaitStatus) Exited() bool { return w&0x7f == 0 }
 
@@ -297,6 +357,9 @@ func (w WaitStatus) Signaled() bool { return w&0x7f != 0 && w&0x7f != 0x7f }
 // Signal returns the signal that killed the process.
 func (w WaitStatus) Signal() int { return int(w & 0x7f) }
 
+// CoreDumped reports whether the process dumped core.
+func (w WaitStatus) CoreDumped() bool { return w.Signaled() && w&0x80 != 0 }
+
 // ShellStatus returns the status as a shell reports it: the exit code, or
 // 128+N after death by signal N.
 func (w WaitStatus) ShellStatus() int {
@@ -304,42 +367,4 @@ func (w WaitStatus) ShellStatus() int {
 		return 128 + w.Signal()
 	}
 	return w.ExitCode()
-}
-
-// FSContext is a task's root, working directory and umask.
-type FSContext struct {
-	mu    sync.Mutex
-	root  vfs.VirtualDentry
-	cwd   vfs.VirtualDentry
-	umask uint32
-}
-
-// Root returns the root directory.
-func (f *FSContext) Root() vfs.VirtualDentry {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.root
-}
-
-// Cwd returns the working directory.
-func (f *FSContext) Cwd() vfs.VirtualDentry {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.cwd
-}
-
-// SetCwd changes the working directory.
-func (f *FSContext) SetCwd(vd vfs.VirtualDentry) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.cwd = vd
-}
-
-// SwapUmask sets the umask and returns the old one.
-func (f *FSContext) SwapUmask(m uint32) uint32 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	old := f.umask
-	f.umask = m & 0o777
-	return old
 }

@@ -59,6 +59,13 @@ func DefaultLimits() *Limits {
 	return l
 }
 
+// Copy returns an independent copy (fork).
+func (l *Limits) Copy() *Limits {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return &Limits{l: l.l}
+}
+
 // Get returns a limit.
 func (l *Limits) Get(r int) Limit {
 	l.mu.Lock()

@@ -3,6 +3,7 @@ package mm
 import (
 	"bytes"
 	"encoding/binary"
+	"unsafe"
 
 	"palisade.dev/abi/linux"
 )
@@ -180,4 +181,51 @@ func (mm *MemoryManager) CopyInIOVecs(addr uintptr, n int) ([]IOVec, error) {
 		}
 	}
 	return out, nil
+}
+
+// Uint32Ptr returns a pointer, in the sentry's mapping of the memory
+// file, to the aligned 32-bit word at addr, for atomic operations
+// (futexes). With write, the page is made writable first (copy-on-write
+// broken) and the area must be writable.
+func (mm *MemoryManager) Uint32Ptr(addr uintptr, write bool) (*uint32, error) {
+	if addr&3 != 0 {
+		return nil, errInval
+	}
+	var b []byte
+	_, err := mm.forBlocks(addr, 4, write, IOOpts{}, func(s []byte) { b = s })
+	if err != nil || len(b) < 4 {
+		return nil, errFault
+	}
+	return (*uint32)(unsafe.Pointer(&b[0])), nil
+}
+
+// FutexKey returns what identifies the futex word at addr: for a private
+// futex, or any futex in private memory, the address itself within this
+// address space (shared false); for a futex in shared memory, the memory
+// file offset backing it, the same for every process mapping it.
+func (mm *MemoryManager) FutexKey(addr uintptr, private bool) (shared bool, key uint64, err error) {
+	if addr&3 != 0 {
+		return false, 0, errInval
+	}
+	if private {
+		return false, uint64(addr), nil
+	}
+	mm.mu.Lock()
+	vi, ok := mm.vmas.Find(uint64(addr))
+	isPrivate := ok && mm.vmas.At(vi).Val.private
+	mm.mu.Unlock()
+	if !ok {
+		return false, 0, errFault
+	}
+	if isPrivate {
+		return false, uint64(addr), nil
+	}
+	var off uint64
+	_, err = mm.forBlocks(addr, 4, false, IOOpts{}, func(s []byte) {
+		off = uint64(uintptr(unsafe.Pointer(&s[0])) - uintptr(unsafe.Pointer(&mm.mf.Slice(0, 1)[0])))
+	})
+	if err != nil {
+		return false, 0, errFault
+	}
+	return true, off, nil
 }

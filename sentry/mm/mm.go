@@ -48,6 +48,8 @@ type MemoryManager struct {
 	// stackLimit bounds how far a MAP_GROWSDOWN area may grow
 	// (RLIMIT_STACK).
 	stackLimit uint64
+	// rss is the memory backing the address space now; maxRSS its peak.
+	rss, maxRSS uint64
 
 	// Process image information (set by the loader, read by /proc).
 	argv, envv Range
@@ -104,6 +106,14 @@ func (mm *MemoryManager) SetStackLimit(n uint64) {
 	mm.stackLimit = n
 }
 
+// MaxRSS returns the peak of the memory backing the address space, in
+// bytes (getrusage's ru_maxrss).
+func (mm *MemoryManager) MaxRSS() uint64 {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	return mm.maxRSS
+}
+
 // StackTop returns the top of the initial stack.
 func (mm *MemoryManager) StackTop() uintptr { return mm.stackTop }
 
@@ -150,6 +160,7 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 		p: mm.p, mf: mm.mf, as: as, minAddr: mm.minAddr, maxAddr: mm.maxAddr,
 		mmapBase: mm.mmapBase, stackTop: mm.stackTop, brkStart: mm.brkStart, brk: mm.brk,
 		stackLimit: mm.stackLimit, argv: mm.argv, envv: mm.envv, auxv: mm.auxv, executable: mm.executable,
+		rss: mm.rss, maxRSS: mm.rss,
 	}
 	n.users.Store(1)
 	if r, ok := mm.executable.(interface{ IncRef() }); ok && r != nil {

@@ -262,6 +262,8 @@ func (mm *MemoryManager) fillLocked(vi int, start, end, required uintptr) (uintp
 }
 
 func (mm *MemoryManager) insertPMALocked(start, end uintptr, p pma) {
+	mm.rss += uint64(end - start)
+	mm.maxRSS = max(mm.maxRSS, mm.rss)
 	i := mm.pmas.Insert(segment.Seg[pma]{Start: uint64(start), End: uint64(end), Val: p})
 	mm.pmas.MergeRange(i, i+1)
 }
@@ -338,6 +340,7 @@ func (mm *MemoryManager) dropPMAsLocked(start, end uintptr) {
 	for k := i; k < j; k++ {
 		p := mm.pmas.At(k)
 		mm.mf.DecRef(p.Val.memOff, p.Len())
+		mm.rss -= p.Len()
 	}
 	mm.pmas.Remove(i, j)
 	mm.as.Unmap(start, end-start)

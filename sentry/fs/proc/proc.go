@@ -104,20 +104,18 @@ func (p pids) Lookup(ctx context.Context, parent *synth.Dir, name string) (vfs.D
 	if err != nil {
 		return nil, unix.ENOENT
 	}
-	t := p.k.TaskByTID(int32(pid))
-	if t == nil || t.ThreadGroup().Leader() != t {
+	tg := p.k.ThreadGroupByID(int32(pid))
+	if tg == nil {
 		return nil, unix.ENOENT
 	}
-	return newPIDDir(parent, name, t), nil
+	return newPIDDir(parent, name, tg.Leader()), nil
 }
 
-// List lists the thread group leaders.
+// List lists the processes.
 func (p pids) List(ctx context.Context, parent *synth.Dir) ([]vfs.Dirent, error) {
 	var out []vfs.Dirent
-	for _, t := range p.k.Tasks() {
-		if t.ThreadGroup().Leader() == t {
-			out = append(out, vfs.Dirent{Name: strconv.Itoa(int(t.PID())), Ino: uint64(t.PID()) << 16, Type: vfs.DirentType(vfs.S_IFDIR)})
-		}
+	for _, tg := range p.k.ThreadGroups() {
+		out = append(out, vfs.Dirent{Name: strconv.Itoa(int(tg.ID())), Ino: uint64(tg.ID()) << 16, Type: vfs.DirentType(vfs.S_IFDIR)})
 	}
 	return out, nil
 }

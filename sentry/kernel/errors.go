@@ -1,0 +1,8 @@
+package kernel
+
+import "golang.org/x/sys/unix"
+
+var (
+	errAgain = unix.EAGAIN
+	errPerm  = unix.EPERM
+)
