@@ -322,14 +322,37 @@ func Setitimer(t *kernel.Task, a args) (uintptr, error) {
 // TimerCreate implements timer_create(2).
 func TimerCreate(t *kernel.Task, a args) (uintptr, error) {
 	clock := a[0].Int()
-	switch clock {
-	case clockRealtime, clockMonotonic, clockBoottime, clockRealtimeAlarm, clockBoottimeAlarm, clockTAI:
+	var cpu *kernel.CPUClock
+	switch {
+	case clock == clockRealtime, clock == clockMonotonic, clock == clockBoottime,
+		clock == clockRealtimeAlarm, clock == clockBoottimeAlarm, clock == clockTAI:
+	case clock == clockProcessCputime:
+		cpu = &kernel.CPUClock{}
+	case clock == clockThreadCputime:
+		cpu = &kernel.CPUClock{Thread: t}
+	case clock < 0:
+		// A clock_getcpuclockid/pthread_getcpuclockid clock.
+		if _, err := cpuClockNow(t, clock); err != nil {
+			return 0, err
+		}
+		cpu = &kernel.CPUClock{}
+		if clock&4 != 0 {
+			pid := ^(clock >> 3)
+			cpu.Thread = t
+			if pid != 0 {
+				cpu.Thread = t.Kernel().TaskByTID(pid)
+			}
+		} else if pid := ^(clock >> 3); pid != 0 && pid != t.PID() {
+			// Timers on another process's CPU clock are not supported.
+			return 0, unix.EINVAL
+		}
 	default:
 		return 0, unix.EINVAL
 	}
 	notify, signo := int32(kernel.SIGEV_SIGNAL), int32(kernel.SIGALRM)
 	var value uint64
 	var tid int32
+	valueIsID := true
 	if p := a[1].Pointer(); p != 0 {
 		// struct sigevent: sigval (8), signo (4), notify (4), tid (4)...
 		var b [64]byte
@@ -340,11 +363,12 @@ func TimerCreate(t *kernel.Task, a args) (uintptr, error) {
 		signo = int32(binary.LittleEndian.Uint32(b[8:]))
 		notify = int32(binary.LittleEndian.Uint32(b[12:]))
 		tid = int32(binary.LittleEndian.Uint32(b[16:]))
+		valueIsID = false
 		if notify == kernel.SIGEV_THREAD {
 			notify = kernel.SIGEV_SIGNAL
 		}
 	}
-	id, err := t.CreateTimer(clock, notify, signo, value, tid)
+	id, err := t.CreateTimer(clock, cpu, notify, signo, value, valueIsID, tid)
 	if err != nil {
 		return 0, err
 	}
@@ -376,7 +400,11 @@ func TimerSettime(t *kernel.Task, a args) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	now, _ := clockNow(t, clockRealtime)
+	clock, err := t.TimerClock(a[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	now, _ := clockNow(t, clock)
 	old, err := t.SetTimer(a[0].Int(), kernel.TimerSpec{Value: time.Duration(value), Interval: time.Duration(interval)},
 		flags&timerAbstime != 0, time.Duration(now))
 	if err != nil {

@@ -213,6 +213,7 @@ var (
 	ErrNoXSave = errors.New("signal frames need XSAVE")
 )
 
+// le is the byte order of every structure here.
 var le = binary.LittleEndian
 
 // SignalSetup delivers a signal to the handler act: it builds an x86-64
@@ -238,8 +239,9 @@ var le = binary.LittleEndian
 // area and components that are not saved) keep their previous contents:
 // the frame's memory is read, updated and written back.
 //
-// On error nothing has been written and c is unchanged; Linux would force
-// SIGSEGV. The caller is left to do what Linux does after a frame is set
+// On error c is unchanged and Linux would force SIGSEGV. Memory is
+// untouched too, except when the stack is readable but not writable and
+// the write stopped part way, as Linux's would. The caller is left to do what Linux does after a frame is set
 // up: block act.Mask and (unless SA_NODEFER) the signal, reset the
 // alternate stack if it has SSAutoDisarm, and handle SA_RESETHAND.
 //

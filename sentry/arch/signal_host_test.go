@@ -6,12 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 )
@@ -26,20 +24,18 @@ import (
 // pattern, the bytes are compared one for one, the same edits are made,
 // and SignalRestore must give back what the host's rt_sigreturn did.
 
-// buildSigframe compiles testdata/sigframe once per test binary.
-var buildSigframe = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sigframe")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "sigframe")
+// buildSigframe compiles testdata/sigframe into a temporary directory of
+// t's. A missing gcc is a failure: this test is the check against Linux.
+func buildSigframe(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sigframe")
 	cmd := exec.Command("gcc", "-static", "-O1", "-Wall", "-o", bin,
 		filepath.Join("testdata", "sigframe.c"), filepath.Join("testdata", "sigframe_asm.S"))
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("gcc: %v\n%s", err, out)
+		t.Fatalf("building testdata/sigframe.c: gcc: %v\n%s", err, out)
 	}
-	return bin, nil
-})
+	return bin
+}
 
 // rrState is struct rr of sigframe.c: a full register state.
 type rrState struct {
@@ -107,16 +103,12 @@ type hostRun struct {
 	killedBy syscall.Signal
 }
 
-func runSigframe(t *testing.T, scenario string) *hostRun {
+func runSigframe(t *testing.T, bin, scenario string) *hostRun {
 	t.Helper()
-	bin, err := buildSigframe()
-	if err != nil {
-		t.Fatalf("building testdata/sigframe.c: %v", err)
-	}
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(bin, scenario)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	h := &hostRun{}
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
@@ -624,11 +616,12 @@ func TestSignalFrameMatchesHost(t *testing.T) {
 	if !l.xsave {
 		t.Fatal("the host has no XSAVE")
 	}
+	bin := buildSigframe(t)
 	for i := range hostScenarios {
 		sc := &hostScenarios[i]
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			h := runSigframe(t, sc.name)
+			h := runSigframe(t, bin, sc.name)
 			if h.xcr0 != l.xcr0 || h.xsaveSize != uint64(l.maxSize) {
 				t.Fatalf("host XCR0 %#x XSAVE size %#x, layout says %#x and %#x", h.xcr0, h.xsaveSize, l.xcr0, l.maxSize)
 			}

@@ -32,6 +32,9 @@ func (t *Task) Block(ch <-chan struct{}, deadline time.Time) error {
 		defer timer.Stop()
 		timeout = timer.C
 	}
+	// Time spent blocked is neither user nor system time.
+	start := time.Now()
+	defer func() { t.sysNS.Add(-int64(time.Since(start))) }()
 	select {
 	case <-ch:
 		return nil

@@ -23,16 +23,13 @@ func (t *Task) setupSignalFrame(sig int, info *SigInfo, act *SigAction, oldMask 
 	if as.Size == 0 {
 		alt.Flags = arch.SSDisable
 	}
-	var trap *arch.TrapInfo
-	if info.Trapno != 0 {
-		trap = &arch.TrapInfo{TrapNo: info.Trapno, ErrorCode: info.Err, CR2: info.Addr}
-	}
-	if err := t.arch.SignalSetup(t.mm, &a, &ai, &alt, oldMask, trap); err != nil {
+	trap := t.lastTrap
+	if err := t.arch.SignalSetup(t.mm, &a, &ai, &alt, oldMask, &trap); err != nil {
 		return err
 	}
-	if act.Flags&saOnStack != 0 && as.Flags&arch.SSAutoDisarm != 0 && alt.Contains(t.arch.Regs.Rsp) {
-		// SS_AUTODISARM: the stack is disarmed while the handler runs
-		// on it; sigreturn restores it from uc_stack.
+	if as.Flags&arch.SSAutoDisarm != 0 {
+		// SS_AUTODISARM: saving the stack into a frame disarms it
+		// until sigreturn restores it from uc_stack.
 		t.mu.Lock()
 		t.altStack = AltStack{Flags: SS_DISABLE}
 		t.mu.Unlock()

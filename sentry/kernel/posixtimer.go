@@ -31,6 +31,30 @@ type PosixTimer struct {
 	// pending is true while the last expiry's signal is queued: further
 	// expiries count as overruns.
 	pending bool
+
+	// CPU-time timers: expiries are measured in CPU time of the group, or
+	// of cpuThread, and checked by the group's CPU ticker.
+	cpu        bool
+	cpuThread  *Task
+	cpuExpires time.Duration // 0: disarmed
+
+	// lastOverrun is the overrun count of the last delivered expiry
+	// (timer_getoverrun).
+	lastOverrun int32
+}
+
+// dequeuedLocked is called when the timer's signal is taken for delivery:
+// it returns the overruns counted while it was pending and starts a new
+// count.
+func (pt *PosixTimer) dequeuedLocked() int32 {
+	pt.lastOverrun, pt.overrun = pt.overrun, 0
+	return pt.lastOverrun
+}
+
+// CPUClock describes a CPU-time clock for CreateTimer: the group's, or
+// (Thread set) one thread's.
+type CPUClock struct {
+	Thread *Task
 }
 
 // TimerSpec is an itimerspec.
@@ -38,13 +62,18 @@ type TimerSpec struct {
 	Value, Interval time.Duration
 }
 
-// CreateTimer implements timer_create(2).
-func (t *Task) CreateTimer(clock int32, notify, signo int32, value uint64, targetTID int32) (int32, error) {
+// CreateTimer implements timer_create(2). cpu is non-nil for a CPU-time
+// clock. With valueIsID the signal's si_value is the timer's ID (a NULL
+// sigevent).
+func (t *Task) CreateTimer(clock int32, cpu *CPUClock, notify, signo int32, value uint64, valueIsID bool, targetTID int32) (int32, error) {
 	k := t.k
 	k.taskMu.Lock()
 	defer k.taskMu.Unlock()
 	tg := t.tg
 	pt := &PosixTimer{tg: tg, clock: clock, notify: notify, signo: signo, value: value}
+	if cpu != nil {
+		pt.cpu, pt.cpuThread = true, cpu.Thread
+	}
 	switch notify {
 	case SIGEV_NONE:
 	case SIGEV_SIGNAL, SIGEV_THREAD:
@@ -78,6 +107,9 @@ func (t *Task) CreateTimer(clock int32, notify, signo int32, value uint64, targe
 			break
 		}
 	}
+	if valueIsID {
+		pt.value = uint64(pt.id)
+	}
 	gt.posix[pt.id] = pt
 	return pt.id, nil
 }
@@ -90,9 +122,21 @@ func (t *Task) timerLocked(id int32) (*PosixTimer, error) {
 	return pt, nil
 }
 
+// TimerClock returns the clock a timer was created on.
+func (t *Task) TimerClock(id int32) (int32, error) {
+	t.k.taskMu.Lock()
+	defer t.k.taskMu.Unlock()
+	pt, err := t.timerLocked(id)
+	if err != nil {
+		return 0, err
+	}
+	return pt.clock, nil
+}
+
 // SetTimer implements timer_settime(2); abs says Value is an absolute
 // time on the timer's clock, given as the duration since that clock's
-// epoch (now is the clock's current reading).
+// epoch (now is the clock's current reading; CPU-time timers read their
+// own clock).
 func (t *Task) SetTimer(id int32, spec TimerSpec, abs bool, now time.Duration) (TimerSpec, error) {
 	k := t.k
 	k.taskMu.Lock()
@@ -105,6 +149,16 @@ func (t *Task) SetTimer(id int32, spec TimerSpec, abs bool, now time.Duration) (
 	pt.stopLocked()
 	pt.interval = spec.Interval
 	pt.overrun = 0
+	if pt.cpu {
+		if spec.Value != 0 {
+			pt.cpuExpires = spec.Value
+			if !abs {
+				pt.cpuExpires += pt.cpuNowLocked()
+			}
+		}
+		t.tg.timers.updateTickerLocked()
+		return old, nil
+	}
 	if spec.Value > 0 || (abs && spec.Value != 0) {
 		d := spec.Value
 		if abs {
@@ -137,7 +191,7 @@ func (t *Task) TimerOverrun(id int32) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
-	return pt.overrun, nil
+	return pt.lastOverrun, nil
 }
 
 // DeleteTimer implements timer_delete(2).
@@ -153,7 +207,43 @@ func (t *Task) DeleteTimer(id int32) error {
 	return nil
 }
 
+// cpuNowLocked reads a CPU-time timer's clock.
+func (pt *PosixTimer) cpuNowLocked() time.Duration {
+	if pt.cpuThread != nil {
+		u, s := pt.cpuThread.CPUTime()
+		return u + s
+	}
+	u, s := pt.tg.cpuTimeLocked()
+	return u + s
+}
+
+// checkCPULocked fires a CPU-time timer whose expiry has passed (called by
+// the group's CPU ticker).
+func (pt *PosixTimer) checkCPULocked() {
+	if pt.cpuExpires == 0 {
+		return
+	}
+	now := pt.cpuNowLocked()
+	if now < pt.cpuExpires {
+		return
+	}
+	pt.fireLocked()
+	if pt.interval <= 0 {
+		pt.cpuExpires = 0
+		return
+	}
+	missed := int32((now - pt.cpuExpires) / pt.interval)
+	pt.overrun += missed
+	pt.cpuExpires += pt.interval * time.Duration(missed+1)
+}
+
 func (pt *PosixTimer) getLocked() TimerSpec {
+	if pt.cpu {
+		if pt.cpuExpires == 0 {
+			return TimerSpec{Interval: pt.interval}
+		}
+		return TimerSpec{Value: max(pt.cpuExpires-pt.cpuNowLocked(), 1), Interval: pt.interval}
+	}
 	if pt.timer == nil {
 		return TimerSpec{Interval: pt.interval}
 	}
@@ -165,6 +255,7 @@ func (pt *PosixTimer) getLocked() TimerSpec {
 }
 
 func (pt *PosixTimer) stopLocked() {
+	pt.cpuExpires = 0
 	if pt.timer != nil {
 		pt.timer.Stop()
 		pt.timer = nil
@@ -194,17 +285,18 @@ func (pt *PosixTimer) fireLocked() {
 	if pt.notify == SIGEV_NONE {
 		return
 	}
-	info := SigInfo{Signo: pt.signo, Code: SI_TIMER, TimerID: pt.id, Value: pt.value, Overrun: pt.overrun}
+	info := SigInfo{Signo: pt.signo, Code: SI_TIMER, TimerID: pt.id, Value: pt.value, timer: pt}
 	q := &pt.tg.pending
 	if pt.target != nil {
 		q = &pt.target.pending
 	}
-	if q.set&sigBit(int(pt.signo)) != 0 && int(pt.signo) < SIGRTMIN {
-		// The last expiry's signal is still queued: count an overrun.
-		pt.overrun++
-		return
+	for _, queued := range q.infos[pt.signo-1] {
+		if queued.timer == pt {
+			// The last expiry's signal is still queued: count an overrun.
+			pt.overrun++
+			return
+		}
 	}
-	pt.overrun = 0
 	if pt.target != nil && pt.target.exitState == taskRunning {
 		pt.tg.sendSignalLocked(info, pt.target)
 	} else {

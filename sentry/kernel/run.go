@@ -193,15 +193,28 @@ func (t *Task) straceLog(sysno uintptr, entry *Syscall, args arch.SyscallArgumen
 	t.k.Log.Info(fmt.Sprintf("[%4d] %s(%s) = %s", t.tid, name, argStr, res))
 }
 
-// handleFault resolves a fault or turns it into the signal Linux sends.
+// x86 exception vectors reported as sigcontext trapno.
+const (
+	trapDivide    = 0
+	trapBreak     = 3
+	trapInvalidOp = 6
+	trapGP        = 13
+	trapPageFault = 14
+)
+
+// handleFault resolves a fault or turns it into the signal Linux sends,
+// recording the trap (vector, error code, address) that signal frames
+// report from now on.
 func (t *Task) handleFault(f *platform.Fault) {
 	const siKernel = 0x80
 	info := &SigInfo{Signo: int32(f.Signo), Code: f.Code, Addr: uint64(f.Addr)}
+	trap := arch.TrapInfo{}
 	switch f.Kind {
 	case platform.FaultSegv:
 		if f.Code == siKernel {
 			// A general protection fault: no address.
 			info.Addr = 0
+			trap = arch.TrapInfo{TrapNo: trapGP}
 			break
 		}
 		err := t.mm.HandleFault(f.Addr, f.Mapped)
@@ -212,12 +225,20 @@ func (t *Task) handleFault(f *platform.Fault) {
 		if errors.As(err, &fe) {
 			info = &SigInfo{Signo: int32(fe.Signo), Code: fe.Code, Addr: uint64(fe.Addr)}
 		}
-		info.Trapno, info.Err = 14, pageFaultErr(f)
-	case platform.FaultFPE, platform.FaultIll:
+		trap = arch.PageFaultTrap(uint64(f.Addr), t.pageFaultErr(f))
+	case platform.FaultBus:
+		trap = arch.PageFaultTrap(uint64(f.Addr), t.pageFaultErr(f))
+	case platform.FaultFPE:
 		info.Addr = uint64(t.arch.IP())
+		trap = arch.TrapInfo{TrapNo: trapDivide}
+	case platform.FaultIll:
+		info.Addr = uint64(t.arch.IP())
+		trap = arch.TrapInfo{TrapNo: trapInvalidOp}
 	case platform.FaultTrap:
 		info.Addr = 0
+		trap = arch.TrapInfo{TrapNo: trapBreak}
 	}
+	t.lastTrap = trap
 	if t.k.Log.Enabled(t, slog.LevelDebug) {
 		var b strings.Builder
 		for _, v := range t.mm.VMAs() {
@@ -230,18 +251,29 @@ func (t *Task) handleFault(f *platform.Fault) {
 	t.forceSignal(info)
 }
 
-// pageFaultErr is the x86 page fault error code as far as it is known:
-// user mode, present if the host had a mapping, write unless it was an
-// instruction fetch.
-func pageFaultErr(f *platform.Fault) uint64 {
-	e := uint64(4) // user
+// pageFaultErr reconstructs the x86 page fault error code as far as
+// ptrace lets it be known: always user mode; present for an access error;
+// an instruction fetch when the address is the instruction pointer's; a
+// write for an access error on a readable page (a read would not have
+// faulted); otherwise a read.
+func (t *Task) pageFaultErr(f *platform.Fault) uint64 {
+	const (
+		pfPresent = 1
+		pfWrite   = 2
+		pfUser    = 4
+		pfInstr   = 16
+	)
+	e := uint64(pfUser)
 	if f.Mapped {
-		e |= 1
+		e |= pfPresent
 	}
-	if f.Access.Execute {
-		e |= 16
-	} else if f.Access.Write {
-		e |= 2
+	switch {
+	case f.Access.Execute:
+		e |= pfInstr
+	case f.Mapped:
+		if perms, ok := t.mm.PermsAt(f.Addr); ok && perms.Read {
+			e |= pfWrite
+		}
 	}
 	return e
 }

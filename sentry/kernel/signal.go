@@ -147,6 +147,8 @@ type SigInfo struct {
 	Trapno, Err uint64
 	// Timers.
 	TimerID, Overrun int32
+	// timer is the POSIX timer that sent the signal.
+	timer *PosixTimer
 	// Chld marks the information of a child's state change (the sigchld
 	// union member), whatever the signal: a clone child may report its
 	// exit with any signal.
@@ -249,6 +251,10 @@ func (q *sigQueue) dequeue(mask uint64) (SigInfo, bool) {
 func (q *sigQueue) take(sig int) SigInfo {
 	l := q.infos[sig-1]
 	info := l[0]
+	if info.Code == SI_TIMER && info.timer != nil {
+		// The overruns counted while the signal waited are reported now.
+		info.Overrun = info.timer.dequeuedLocked()
+	}
 	q.infos[sig-1] = l[1:]
 	if len(q.infos[sig-1]) == 0 {
 		q.infos[sig-1] = nil

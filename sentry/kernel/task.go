@@ -73,6 +73,10 @@ type Task struct {
 	savedMask     uint64
 	haveSavedMask bool
 
+	// lastTrap is the last hardware exception, reported in every signal
+	// frame's sigcontext as Linux does.
+	lastTrap arch.TrapInfo
+
 	// restartErr is the restart errno the last system call returned, until
 	// signal handling decides between restarting and EINTR.
 	restartErr error
@@ -273,9 +277,11 @@ func (t *Task) CopyInString(addr uintptr, maxLen int) (string, error) {
 // CopyInUint64 reads a word from the task's memory.
 func (t *Task) CopyInUint64(addr uintptr) (uint64, error) { return t.mm.CopyInUint64(addr) }
 
-// CPUTime returns the task's user and system time.
+// CPUTime returns the task's user and system time. System time is
+// accounted when the task returns to the application, less the time it
+// spent blocked, so it may lag while the task is in the sentry.
 func (t *Task) CPUTime() (user, sys time.Duration) {
-	return time.Duration(t.userNS.Load()), time.Duration(t.sysNS.Load())
+	return time.Duration(t.userNS.Load()), time.Duration(max(t.sysNS.Load(), 0))
 }
 
 // StartTime returns when the task was created.

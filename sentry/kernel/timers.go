@@ -175,6 +175,11 @@ func (gt *groupTimers) armRealLocked(d time.Duration) {
 // updateTickerLocked runs the CPU-time ticker while a CPU timer is armed.
 func (gt *groupTimers) updateTickerLocked() {
 	armed := gt.virtual.expires != 0 || gt.prof.expires != 0
+	for _, pt := range gt.posix {
+		if pt.cpuExpires != 0 {
+			armed = true
+		}
+	}
 	if armed && gt.ticker == nil {
 		gt.ticker = time.NewTicker(cpuTick)
 		gt.tickerStop = make(chan struct{})
@@ -215,6 +220,9 @@ func (gt *groupTimers) tick(t *time.Ticker, stop chan struct{}) {
 			} else {
 				ct.expires = 0
 			}
+		}
+		for _, pt := range gt.posix {
+			pt.checkCPULocked()
 		}
 		gt.updateTickerLocked()
 		k.taskMu.Unlock()

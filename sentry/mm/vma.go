@@ -564,3 +564,14 @@ func (mm *MemoryManager) VMAs() []VMA {
 	}
 	return out
 }
+
+// PermsAt returns the permissions of the area containing addr.
+func (mm *MemoryManager) PermsAt(addr uintptr) (platform.AccessType, bool) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	i, ok := mm.vmas.Find(uint64(addr))
+	if !ok {
+		return platform.NoAccess, false
+	}
+	return mm.vmas.At(i).Val.perms, true
+}
