@@ -175,6 +175,13 @@ type Context interface {
 	// loaded yet. Only the goroutine that calls Switch may call it.
 	PullFPState(as AddressSpace, ac *arch.Context) error
 
+	// FaultDetails returns what the hardware reported for the fault the
+	// last Switch returned (x86 vector, error code and fault address, as
+	// a signal frame's sigcontext holds them). The thread's registers in
+	// ac are unchanged; its FPU state is preserved. Only the goroutine
+	// that calls Switch may call it, before the next Switch.
+	FaultDetails(as AddressSpace, ac *arch.Context) (trapno, errCode, cr2 uint64, err error)
+
 	// Interrupt makes a concurrent or the next Switch return
 	// EventInterrupt promptly. It may be called from any goroutine.
 	Interrupt()

@@ -74,7 +74,14 @@ func Setresgid(t *kernel.Task, a args) (uintptr, error) {
 	return setCreds(t, c, err)
 }
 
-// Setfsuid implements setfsuid(2): it always returns the old FS UID.
+// fsCaps are the capabilities that follow the filesystem UID
+// (capabilities(7)): CHOWN, DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER, FSETID,
+// LINUX_IMMUTABLE, MKNOD and MAC_OVERRIDE.
+const fsCaps = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<4 | 1<<9 | 1<<27 | 1<<32
+
+// Setfsuid implements setfsuid(2): it always returns the old FS UID. The
+// filesystem capabilities leave the effective set when the FS UID leaves
+// 0, and come back (from the permitted set) when it returns to 0.
 func Setfsuid(t *kernel.Task, a args) (uintptr, error) {
 	c := t.Credentials()
 	old := c.FSUID
@@ -82,6 +89,12 @@ func Setfsuid(t *kernel.Task, a args) (uintptr, error) {
 	if id != ^uint32(0) && (c.HasCapability(auth.CAP_SETUID) || id == c.RealUID || id == c.EffectiveUID || id == c.SavedUID || id == c.FSUID) {
 		n := c.Copy()
 		n.FSUID = id
+		switch {
+		case old == 0 && id != 0:
+			n.EffectiveCaps &^= fsCaps
+		case old != 0 && id == 0:
+			n.EffectiveCaps |= n.PermittedCaps & fsCaps
+		}
 		t.SetCredentials(n)
 	}
 	return uintptr(old), nil

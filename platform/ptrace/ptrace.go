@@ -97,19 +97,25 @@ func (p *Platform) startMaster(stubFD int) (*thread, error) {
 	}
 	p.initFP = buf[:n:n]
 
-	setup := []struct {
+	type setupCall struct {
 		name string
 		nr   uintptr
 		args []uintptr
-	}{
+	}
+	setup := []setupCall{
 		{"munmap below stub", unix.SYS_MUNMAP, []uintptr{0, stubAddr}},
 		{"munmap above stub", unix.SYS_MUNMAP, []uintptr{stubAddr + stubSize, hostTaskSize - stubAddr - stubSize}},
 		{"name", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NAME, stubAddr + nameOffset, 0, 0, 0}},
 		{"ignore SIGCHLD", unix.SYS_RT_SIGACTION, []uintptr{uintptr(unix.SIGCHLD), stubAddr + sigactOffset, 0, 8}},
-		{"drop capabilities", unix.SYS_CAPSET, []uintptr{stubAddr + capHdrOffset, stubAddr + capDataOffset}},
-		{"no_new_privs", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0}},
-		{"seccomp filter", unix.SYS_SECCOMP, []uintptr{unix.SECCOMP_SET_MODE_FILTER, 0, stubAddr + fprogOffset}},
 	}
+	for _, sig := range faultSignals {
+		setup = append(setup, setupCall{"fault handler", unix.SYS_RT_SIGACTION, []uintptr{uintptr(sig), stubAddr + faultActOffset, 0, 8}})
+	}
+	setup = append(setup,
+		setupCall{"drop capabilities", unix.SYS_CAPSET, []uintptr{stubAddr + capHdrOffset, stubAddr + capDataOffset}},
+		setupCall{"no_new_privs", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0}},
+		setupCall{"seccomp filter", unix.SYS_SECCOMP, []uintptr{unix.SECCOMP_SET_MODE_FILTER, 0, stubAddr + fprogOffset}},
+	)
 	for _, s := range setup {
 		if _, err := t.syscall(s.nr, s.args...); err != nil {
 			unix.Kill(pid, unix.SIGKILL)
@@ -180,6 +186,10 @@ type context struct {
 
 	interrupted atomic.Bool
 	running     atomic.Pointer[thread]
+
+	// faultSig is the host signal of the fault the last Switch returned,
+	// still pending in the stopped thread (0 if none).
+	faultSig int
 }
 
 // threadIn returns the calling OS thread's stub thread in s, creating it if
@@ -238,6 +248,7 @@ func (c *context) Switch(as platform.AddressSpace, ac *arch.Context) (platform.E
 	if err := c.pushFP(t, ac); err != nil {
 		return 0, nil, c.dead(s, t, err)
 	}
+	c.faultSig = 0
 	regs := ac.Regs
 	regs.Orig_rax = ^uint64(0) // restarts are the sentry's business
 	if err := t.setRegs(&regs); err != nil {
@@ -307,6 +318,7 @@ func (c *context) Switch(as platform.AddressSpace, ac *arch.Context) (platform.E
 		// straddle into the next page).
 		access = platform.AccessType{Execute: true}
 	}
+	c.faultSig = int(sig)
 	return platform.EventFault, &platform.Fault{
 		Kind:   kind,
 		Signo:  int(sig),
@@ -365,6 +377,43 @@ func (c *context) PullFPState(as platform.AddressSpace, ac *arch.Context) error 
 	ac.FP.Data = ac.FP.Data[:n]
 	ac.FP.Loaded = true
 	return nil
+}
+
+// FaultDetails implements platform.Context.FaultDetails: the host
+// delivers the pending fault signal to the stub's handler on the thread's
+// alternate stack, and the handler's reporting system call stops it.
+func (c *context) FaultDetails(as platform.AddressSpace, ac *arch.Context) (trapno, errCode, cr2 uint64, err error) {
+	s := as.(*subprocess)
+	if s != c.cur || c.faultSig == 0 || c.curThread.slot < 0 {
+		return 0, 0, 0, fmt.Errorf("no fault to report")
+	}
+	t := c.curThread
+	sig := c.faultSig
+	c.faultSig = 0
+	// The host resets the FPU for the handler: keep the application's.
+	if err := c.PullFPState(as, ac); err != nil {
+		return 0, 0, 0, err
+	}
+	if err := ptrace(ptraceSysemu, t.tid, 0, uintptr(sig)); err != nil {
+		return 0, 0, 0, c.dead(s, t, err)
+	}
+	ws, err := t.wait()
+	if err != nil {
+		return 0, 0, 0, c.dead(s, t, err)
+	}
+	if !ws.Stopped() || ws.StopSignal() != unix.SIGTRAP|0x80 {
+		return 0, 0, 0, c.dead(s, t, fmt.Errorf("stub fault handler: %s", describeStatus(ws)))
+	}
+	var r arch.Registers
+	if err := t.getRegs(&r); err != nil {
+		return 0, 0, 0, c.dead(s, t, err)
+	}
+	if r.Orig_rax != faultReportSyscall {
+		return 0, 0, 0, c.dead(s, t, fmt.Errorf("stub fault handler made syscall %d", r.Orig_rax))
+	}
+	// The application's FPU state goes back in at the next Switch.
+	ac.FP.Dirty = true
+	return r.Rsi, r.Rdi, r.Rdx, nil
 }
 
 // Interrupt implements platform.Context.Interrupt.

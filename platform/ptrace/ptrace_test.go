@@ -193,3 +193,35 @@ func TestStubKilledByHostSyscall(t *testing.T) {
 		c.(*context).dead(as.(*subprocess), th, nil)
 	})
 }
+
+func TestFaultDetails(t *testing.T) {
+	p, mem := newTestPlatform(t)
+	// mov $0x12345678, %eax; movl $1, (%rax): a write to an unmapped page.
+	code := []byte{0xb8, 0x78, 0x56, 0x34, 0x12, 0xc7, 0x00, 0x01, 0x00, 0x00, 0x00}
+	run(t, p, code, mem, func(as platform.AddressSpace, c platform.Context, ac *arch.Context) {
+		ac.Regs.Rbx = 0x1122334455667788
+		ev, f, err := c.Switch(as, ac)
+		if err != nil || ev != platform.EventFault {
+			t.Fatalf("Switch: %v %v", ev, err)
+		}
+		before := ac.Regs
+		trapno, code, cr2, err := c.FaultDetails(as, ac)
+		if err != nil {
+			t.Fatalf("FaultDetails: %v", err)
+		}
+		// #PF, user-mode write to a not-present page.
+		if trapno != 14 || code != 6 || cr2 != 0x12345678 {
+			t.Errorf("FaultDetails = trapno %d err %#x cr2 %#x, want 14, 0x6, 0x12345678 (fault %v)", trapno, code, cr2, f)
+		}
+		if ac.Regs != before {
+			t.Errorf("FaultDetails changed the registers")
+		}
+		// The thread can go on: skip the instruction and make a syscall.
+		copy(mem[11:], []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05})
+		ac.Regs.Rip = codeAddr + 11
+		ev, _, err = c.Switch(as, ac)
+		if err != nil || ev != platform.EventSyscall || ac.Regs.Rbx != 0x1122334455667788 {
+			t.Fatalf("after FaultDetails: event %v err %v rbx %#x", ev, err, ac.Regs.Rbx)
+		}
+	})
+}

@@ -23,6 +23,19 @@ const (
 	nameOffset     = 0x170
 	capHdrOffset   = 0x800 // struct __user_cap_header_struct
 	capDataOffset  = 0x810 // struct __user_cap_data_struct[2], all zero
+	faultActOffset = 0x840 // struct kernel_sigaction for fault signals
+	handlerOffset  = 0x900
+	handlerAddr    = stubAddr + handlerOffset
+
+	// faultReportSyscall is the number the fault handler's system call
+	// carries: no real system call has it.
+	faultReportSyscall = 0x7fffffff
+
+	// Each application stub thread gets an alternate signal stack for the
+	// fault handler, in a slot above the stub page.
+	altStackBase   = stubAddr + 0x100000
+	altSlotSize    = 64 << 10
+	maxAltSlots    = 4096
 	sigactOffset   = 0x180
 	fprogOffset    = 0x1a0
 	filterOffset   = 0x1c0
@@ -46,6 +59,30 @@ const StubName = "palisade-stub"
 //	             syscall
 //	             jmp 2b
 //	1:           int3
+//
+// faultHandler runs when the platform lets the host deliver a fault
+// signal to a stub thread: it reports the hardware's error code, vector
+// and fault address (ucontext's sigcontext err, trapno and cr2) in rdi,
+// rsi and rdx through a system call that PTRACE_SYSEMU stops:
+//
+//	mov 192(%rdx), %rdi   # err
+//	mov 200(%rdx), %rsi   # trapno
+//	mov 216(%rdx), %rdx   # cr2
+//	mov $0x7fffffff, %eax
+//	syscall
+//	ud2
+var faultHandler = []byte{
+	0x48, 0x8b, 0xba, 0xc0, 0x00, 0x00, 0x00,
+	0x48, 0x8b, 0xb2, 0xc8, 0x00, 0x00, 0x00,
+	0x48, 0x8b, 0x92, 0xd8, 0x00, 0x00, 0x00,
+	0xb8, 0xff, 0xff, 0xff, 0x7f,
+	0x0f, 0x05,
+	0x0f, 0x0b,
+}
+
+// faultSignals are the signals the handler is installed for.
+var faultSignals = []int{int(unix.SIGSEGV), int(unix.SIGBUS), int(unix.SIGFPE), int(unix.SIGILL), int(unix.SIGTRAP)}
+
 var stubCode = []byte{
 	0xcc,
 	0x0f, 0x05,
@@ -68,6 +105,7 @@ var stubSyscalls = []uint32{
 	unix.SYS_CLONE,
 	unix.SYS_EXIT,
 	unix.SYS_PAUSE,
+	unix.SYS_SIGALTSTACK,
 }
 
 // Classic BPF opcodes and seccomp return values used by the filter.
@@ -139,6 +177,13 @@ func stubImage() []byte {
 
 	copy(img[codeOffset:], stubCode)
 	copy(img[nameOffset:], StubName+"\x00")
+
+	copy(img[handlerOffset:], faultHandler)
+	// The fault handler's disposition: SA_SIGINFO|SA_ONSTACK|SA_NODEFER|
+	// SA_RESTORER (never returned through), empty mask.
+	le.PutUint64(img[faultActOffset:], handlerAddr)
+	le.PutUint64(img[faultActOffset+8:], 0x4|0x08000000|0x40000000|0x04000000)
+	le.PutUint64(img[faultActOffset+16:], handlerAddr+uint64(len(faultHandler))-2)
 
 	// capset(2) header for _LINUX_CAPABILITY_VERSION_3 and pid 0 (self);
 	// the data that follows it is all zero: no capabilities.

@@ -27,6 +27,33 @@ type subprocess struct {
 	mu       sync.Mutex
 	threads  map[int32]*thread // by tracer OS thread id
 	released bool
+	// Alternate signal stack slots of application threads.
+	freeSlots []int
+	nextSlot  int
+}
+
+func (s *subprocess) allocSlot() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.freeSlots); n > 0 {
+		slot := s.freeSlots[n-1]
+		s.freeSlots = s.freeSlots[:n-1]
+		return slot, nil
+	}
+	if s.nextSlot >= maxAltSlots {
+		return 0, unix.EAGAIN
+	}
+	s.nextSlot++
+	return s.nextSlot - 1, nil
+}
+
+func (s *subprocess) freeSlot(slot int) {
+	if slot < 0 {
+		return
+	}
+	s.mu.Lock()
+	s.freeSlots = append(s.freeSlots, slot)
+	s.mu.Unlock()
 }
 
 var _ platform.AddressSpace = (*subprocess)(nil)
@@ -127,6 +154,16 @@ func (s *subprocess) newThreadFor(tracer int32) (*thread, error) {
 		unix.Tgkill(int(s.pid), int(tid), unix.SIGKILL)
 		return nil, err
 	}
+	slot, err := s.allocSlot()
+	if err == nil {
+		if err = t.setupAltStack(slot); err != nil {
+			s.freeSlot(slot)
+		}
+	}
+	if err != nil {
+		t.exit()
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.released {
@@ -137,11 +174,16 @@ func (s *subprocess) newThreadFor(tracer int32) (*thread, error) {
 	return t, nil
 }
 
-// forgetThread removes the tracer's thread from the table.
+// forgetThread removes the tracer's thread from the table and frees its
+// signal stack slot.
 func (s *subprocess) forgetThread(tracer int32) {
 	s.mu.Lock()
+	t := s.threads[tracer]
 	delete(s.threads, tracer)
 	s.mu.Unlock()
+	if t != nil {
+		s.freeSlot(t.slot)
+	}
 }
 
 // syscall runs a system call in the process: on the calling OS thread's

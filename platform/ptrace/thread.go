@@ -40,6 +40,8 @@ type thread struct {
 	initRegs arch.Registers
 	// cpu is the host CPU the thread is bound to, or -1.
 	cpu int32
+	// slot is the thread's alternate signal stack slot, or -1.
+	slot int
 }
 
 // bind pins the stub thread to cpu, the CPU its tracer is pinned to. A stop
@@ -143,7 +145,7 @@ func describeStatus(ws unix.WaitStatus) string {
 // seize attaches to tid (which is running the stub's pause loop) and
 // stops it. It must be called on the OS thread that will trace it.
 func seize(tgid, tid int32, initRegs *arch.Registers) (*thread, error) {
-	t := &thread{tgid: tgid, tid: tid, initRegs: *initRegs, cpu: -1}
+	t := &thread{tgid: tgid, tid: tid, initRegs: *initRegs, cpu: -1, slot: -1}
 	if err := ptrace(ptraceSeize, tid, 0, ptraceOptions); err != nil {
 		return nil, fmt.Errorf("PTRACE_SEIZE %d: %w", tid, err)
 	}
@@ -212,6 +214,27 @@ func (t *thread) syscallAt(ip uintptr, sysno uintptr, args ...uintptr) (uintptr,
 		return 0, syscall.Errno(-v)
 	}
 	return uintptr(r.Rax), nil
+}
+
+// setupAltStack gives the thread the alternate signal stack in slot, on
+// which the host runs the stub's fault handler.
+func (t *thread) setupAltStack(slot int) error {
+	base := uintptr(altStackBase + slot*altSlotSize)
+	if _, err := t.syscall(unix.SYS_MMAP, base, altSlotSize, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED, ^uintptr(0), 0); err != nil {
+		return fmt.Errorf("map signal stack: %w", err)
+	}
+	// stack_t at the bottom of the slot: the stack is the rest.
+	for i, w := range []uint64{uint64(base) + 4096, 0, altSlotSize - 4096} {
+		if err := ptrace(unix.PTRACE_POKEDATA, t.tid, base+uintptr(8*i), uintptr(w)); err != nil {
+			return fmt.Errorf("write stack_t: %w", err)
+		}
+	}
+	if _, err := t.syscall(unix.SYS_SIGALTSTACK, base, 0); err != nil {
+		return fmt.Errorf("sigaltstack: %w", err)
+	}
+	t.slot = slot
+	return nil
 }
 
 // exit makes the thread exit (exit(2) of one thread) and reaps it.

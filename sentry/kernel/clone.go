@@ -160,8 +160,13 @@ func (t *Task) Clone(o CloneOptions) (int32, error) {
 	child.arch = childArch
 	child.mask = t.mask
 	child.parentTask = t
+	t.mu.Lock()
 	child.comm = t.comm
 	child.sched = t.sched
+	child.noNewPrivs = t.noNewPrivs
+	child.keepCaps = t.keepCaps
+	child.dumpable = t.dumpable
+	t.mu.Unlock()
 	if f&(CLONE_VM|CLONE_VFORK) != CLONE_VM {
 		child.altStack = t.altStack
 	}

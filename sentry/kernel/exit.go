@@ -143,19 +143,56 @@ func (tg *ThreadGroup) exitedLocked() {
 		}
 	}
 
+	// If this exit orphans our process group while it has stopped
+	// members, they get SIGHUP and SIGCONT (POSIX's orphaned process group
+	// rule), as Linux's kill_orphaned_pgrp does.
+	if p := tg.parent; p != nil && p.pgid != tg.pgid && p.sid == tg.sid {
+		k.hupOrphanedLocked(tg.pgid)
+	}
 	reaper := tg.findReaperLocked()
 	for c := range tg.children {
 		delete(tg.children, c)
 		c.parent = reaper
-		if reaper == nil {
-			continue
+		if reaper != nil {
+			reaper.children[c] = struct{}{}
+			if c.exited && !c.reaped {
+				c.notifyExitLocked()
+			}
 		}
-		reaper.children[c] = struct{}{}
-		if c.exited && !c.reaped {
-			c.notifyExitLocked()
+		// Likewise for a child's group that was held to the session
+		// through us.
+		if c.pgid != tg.pgid && c.sid == tg.sid {
+			k.hupOrphanedLocked(c.pgid)
 		}
 	}
 	tg.notifyExitLocked()
+}
+
+// hupOrphanedLocked sends SIGHUP then SIGCONT to the members of process
+// group pgid if it is orphaned (no member's parent is in another group of
+// the same session) and has a stopped member.
+func (k *Kernel) hupOrphanedLocked(pgid int32) {
+	stopped := false
+	var members []*ThreadGroup
+	for _, tg := range k.tgs {
+		if tg.pgid != pgid || tg.exited {
+			continue
+		}
+		members = append(members, tg)
+		if p := tg.parent; p != nil && !p.exited && p.pgid != pgid && p.sid == tg.sid {
+			return // not orphaned
+		}
+		if tg.stopSignal != 0 {
+			stopped = true
+		}
+	}
+	if !stopped {
+		return
+	}
+	for _, tg := range members {
+		tg.sendSignalLocked(SigInfo{Signo: SIGHUP, Code: SI_KERNEL}, nil)
+		tg.sendSignalLocked(SigInfo{Signo: SIGCONT, Code: SI_KERNEL}, nil)
+	}
 }
 
 // findReaperLocked returns the process that adopts tg's children: the

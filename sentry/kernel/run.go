@@ -238,6 +238,11 @@ func (t *Task) handleFault(f *platform.Fault) {
 		info.Addr = 0
 		trap = arch.TrapInfo{TrapNo: trapBreak}
 	}
+	// The hardware's own account of the fault, when the platform can get
+	// it, replaces the reconstruction above.
+	if trapno, code, cr2, err := t.pctx.FaultDetails(t.mm.AddressSpace(), &t.arch); err == nil {
+		trap = arch.TrapInfo{TrapNo: trapno, ErrorCode: code, CR2: cr2}
+	}
 	t.lastTrap = trap
 	if t.k.Log.Enabled(t, slog.LevelDebug) {
 		var b strings.Builder

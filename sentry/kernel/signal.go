@@ -515,9 +515,10 @@ func (t *Task) forceSignal(info *SigInfo) {
 }
 
 // SendSignalSelf sends sig to the task itself, as a system call's side
-// effect (SIGPIPE from a write to a broken pipe, SIGXFSZ).
+// effect (SIGPIPE from a write to a broken pipe, SIGXFSZ): Linux's
+// send_sig, which reports SI_USER from the task itself.
 func (t *Task) SendSignalSelf(sig int) {
-	t.SendSignal(SigInfo{Signo: int32(sig), Code: SI_KERNEL})
+	t.SendSignal(SigInfo{Signo: int32(sig), Code: SI_USER, PID: t.PID(), UID: t.Credentials().RealUID})
 }
 
 // handleSignals is called by the task goroutine before it returns to the
