@@ -67,6 +67,11 @@ func validPolicy(p int32) bool {
 	return false
 }
 
+func priorityRange2(p int32) int32 {
+	_, hi := priorityRange(p &^ 0x40000000)
+	return hi
+}
+
 func priorityRange(p int32) (int32, int32) {
 	if p == kernel.SCHED_FIFO || p == kernel.SCHED_RR {
 		return 1, 99
@@ -81,7 +86,7 @@ func SchedGetscheduler(t *kernel.Task, a args) (uintptr, error) {
 		return 0, err
 	}
 	p, _ := target.SchedPolicy()
-	return uintptr(p), nil
+	return uintptr(p), nil // with SCHED_RESET_ON_FORK if set
 }
 
 // SchedSetscheduler implements sched_setscheduler(2).
@@ -90,8 +95,9 @@ func SchedSetscheduler(t *kernel.Task, a args) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	policy := a[1].Int() &^ 0x40000000 // SCHED_RESET_ON_FORK
-	if !validPolicy(policy) {
+	const resetOnFork = 0x40000000
+	policy := a[1].Int() &^ resetOnFork
+	if !validPolicy(policy) || a[2].Pointer() == 0 {
 		return 0, unix.EINVAL
 	}
 	prio, err := t.MemoryManager().CopyInUint32(a[2].Pointer())
@@ -102,10 +108,13 @@ func SchedSetscheduler(t *kernel.Task, a args) (uintptr, error) {
 	if int32(prio) < lo || int32(prio) > hi {
 		return 0, unix.EINVAL
 	}
-	if hi > 0 && !t.Credentials().HasCapability(auth.CAP_SYS_NICE) {
+	// Real-time priorities need CAP_SYS_NICE or a high enough
+	// RLIMIT_RTPRIO.
+	if hi > 0 && !t.Credentials().HasCapability(auth.CAP_SYS_NICE) &&
+		uint64(prio) > t.ThreadGroup().Limits().Get(kernel.RLIMIT_RTPRIO).Cur {
 		return 0, unix.EPERM
 	}
-	target.SetSchedPolicy(policy, int32(prio))
+	target.SetSchedPolicy(policy|a[1].Int()&resetOnFork, int32(prio))
 	return 0, nil
 }
 
@@ -132,11 +141,18 @@ func SchedSetparam(t *kernel.Task, a args) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	prio, err := t.MemoryManager().CopyInUint32(a[1].Pointer())
+	if err == nil {
+		if policy, _ := target.SchedPolicy(); priorityRange2(policy) > 0 &&
+			!t.Credentials().HasCapability(auth.CAP_SYS_NICE) &&
+			uint64(prio) > t.ThreadGroup().Limits().Get(kernel.RLIMIT_RTPRIO).Cur {
+			return 0, unix.EPERM
+		}
+	}
 	if err != nil {
 		return 0, err
 	}
 	policy, _ := target.SchedPolicy()
-	lo, hi := priorityRange(policy)
+	lo, hi := priorityRange(policy &^ 0x40000000)
 	if int32(prio) < lo || int32(prio) > hi {
 		return 0, unix.EINVAL
 	}
@@ -251,7 +267,10 @@ func Setpriority(t *kernel.Task, a args) (uintptr, error) {
 		if c.EffectiveUID != oc.RealUID && c.EffectiveUID != oc.EffectiveUID && !c.HasCapability(auth.CAP_SYS_NICE) {
 			return 0, unix.EPERM
 		}
-		if nice < o.Nice() && !c.HasCapability(auth.CAP_SYS_NICE) {
+		// Lowering the nice value needs CAP_SYS_NICE, unless RLIMIT_NICE
+		// allows it (the limit is 20 - nice).
+		if nice < o.Nice() && !c.HasCapability(auth.CAP_SYS_NICE) &&
+			uint64(20-nice) > t.ThreadGroup().Limits().Get(kernel.RLIMIT_NICE).Cur {
 			return 0, unix.EACCES
 		}
 		o.SetNice(nice)

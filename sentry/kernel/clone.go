@@ -163,6 +163,12 @@ func (t *Task) Clone(o CloneOptions) (int32, error) {
 	t.mu.Lock()
 	child.comm = t.comm
 	child.sched = t.sched
+	if child.sched.policy&0x40000000 != 0 {
+		// SCHED_RESET_ON_FORK: the child gets the default policy and a
+		// nice value no lower than 0.
+		child.sched.policy, child.sched.priority = SCHED_OTHER, 0
+		child.sched.nice = max(child.sched.nice, 0)
+	}
 	child.noNewPrivs = t.noNewPrivs
 	child.keepCaps = t.keepCaps
 	child.dumpable = t.dumpable

@@ -252,7 +252,8 @@ static void test_cloexec(void)
 	int null = open("/dev/null", O_RDONLY);
 
 	REQUIRE(null >= 0, "open /dev/null");
-	REQUIRE(fcntl(null, F_DUPFD_CLOEXEC, FD_CLOEXEC_NUM) == FD_CLOEXEC_NUM, "dup /dev/null to fd 50, close-on-exec");
+	REQUIRE(fcntl(null, F_DUPFD_CLOEXEC, FD_CLOEXEC_NUM) == FD_CLOEXEC_NUM,
+		"dup /dev/null to fd 50, close-on-exec");
 	REQUIRE(fcntl(null, F_DUPFD, FD_PLAIN_NUM) == FD_PLAIN_NUM, "dup /dev/null to fd 51");
 	close(null);
 
@@ -290,7 +291,8 @@ static void test_dispositions_sh(void)
 	struct result r;
 
 	run(exec_sh_ignoring, NULL, &r);
-	CHECK(exited_with(r.status, 0), "an ignored SIGUSR1 stays ignored across execve: the shell survives kill -USR1 $$");
+	CHECK(exited_with(r.status, 0),
+	      "an ignored SIGUSR1 stays ignored across execve: the shell survives kill -USR1 $$");
 	CHECK_STR(r.out, "survived\n", "the shell went on after kill -USR1 $$");
 	run(exec_sh_ignoring, (void *)1, &r);
 	CHECK(r.status != -1 && WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGUSR1,
@@ -361,7 +363,8 @@ static void test_errors(void)
 	CHECK_ERR(execve("/etc/passwd/x", argv, no_env), ENOTDIR, "execve through a non-directory is ENOTDIR");
 	CHECK_ERR(execve("", argv, no_env), ENOENT, "execve of an empty path is ENOENT");
 	CHECK_ERR(syscall(SYS_execve, (char *)8, argv, no_env), EFAULT, "execve of a bad path pointer is EFAULT");
-	CHECK_ERR(syscall(SYS_execve, "/bin/true", (char **)8, no_env), EFAULT, "execve of a bad argv pointer is EFAULT");
+	CHECK_ERR(syscall(SYS_execve, "/bin/true", (char **)8, no_env), EFAULT,
+		  "execve of a bad argv pointer is EFAULT");
 
 	size_t n = PATH_MAX + 10;
 	char *longpath = malloc(n + 1);
@@ -369,7 +372,8 @@ static void test_errors(void)
 	memset(longpath, 'a', n);
 	longpath[0] = '/';
 	longpath[n] = '\0';
-	CHECK_ERR(execve(longpath, argv, no_env), ENAMETOOLONG, "execve of a path longer than PATH_MAX is ENAMETOOLONG");
+	CHECK_ERR(execve(longpath, argv, no_env), ENAMETOOLONG,
+		  "execve of a path longer than PATH_MAX is ENAMETOOLONG");
 	free(longpath);
 
 	/* One argument string may be at most MAX_ARG_STRLEN (32 pages). */

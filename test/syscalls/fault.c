@@ -120,7 +120,8 @@ static void test_segv(void)
 	reset();
 	if (sigsetjmp(jb, 1) == 0)
 		(void)*(volatile int *)0;
-	CHECK(f.signo == SIGSEGV && f.code == SEGV_MAPERR && f.addr == 0, "a NULL read: SIGSEGV, SEGV_MAPERR, si_addr 0");
+	CHECK(f.signo == SIGSEGV && f.code == SEGV_MAPERR && f.addr == 0,
+	      "a NULL read: SIGSEGV, SEGV_MAPERR, si_addr 0");
 
 	char *ro = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	REQUIRE(ro != MAP_FAILED, "mmap PROT_READ");
@@ -149,7 +150,8 @@ static void test_segv(void)
 	if (sigsetjmp(jb, 1) == 0)
 		((void (*)(void))rw)();
 	CHECK(f.signo == SIGSEGV && f.code == SEGV_ACCERR, "a jump to a non-executable page: SIGSEGV, SEGV_ACCERR");
-	CHECK(f.addr == (uintptr_t)rw && f.rip == (uintptr_t)rw, "non-executable jump: si_addr and REG_RIP are the target");
+	CHECK(f.addr == (uintptr_t)rw && f.rip == (uintptr_t)rw,
+	      "non-executable jump: si_addr and REG_RIP are the target");
 	CHECK(f.err & PF_INSTR, "non-executable jump: the error code says instruction fetch");
 	hole = unmapped(); /* the earlier hole may have been reused by the mmaps since */
 	reset();

@@ -226,8 +226,7 @@ static void test_fds(void)
 	close(fds[1]);
 	CHECK_EQ(read(fds[0], buf, sizeof(buf)), 5, "the parent reads what the child wrote to the inherited pipe");
 	CHECK_STR(buf, "hello", "data through the inherited pipe");
-	CHECK_EQ(read(fds[0], buf, sizeof(buf)), 0,
-		 "EOF once the child (holding the last write end) exits");
+	CHECK_EQ(read(fds[0], buf, sizeof(buf)), 0, "EOF once the child (holding the last write end) exits");
 	CHECK(exited_with(reap(pid), 0), "the pipe writer child exited 0");
 	close(fds[0]);
 

@@ -173,7 +173,8 @@ static void test_wait_timeouts(void)
 		  ETIMEDOUT, "FUTEX_WAIT_BITSET|FUTEX_CLOCK_REALTIME with an absolute deadline is ETIMEDOUT");
 	after = now_ns(CLOCK_REALTIME);
 	took = now_ns(CLOCK_MONOTONIC) - t0;
-	CHECK(after >= deadline && took < 2000000000LL, "FUTEX_WAIT_BITSET returned at or after its CLOCK_REALTIME deadline");
+	CHECK(after >= deadline && took < 2000000000LL,
+	      "FUTEX_WAIT_BITSET returned at or after its CLOCK_REALTIME deadline");
 
 	abs.tv_sec = 1;
 	abs.tv_nsec = 0;
@@ -182,8 +183,10 @@ static void test_wait_timeouts(void)
 		  "FUTEX_WAIT_BITSET with a deadline in the past is ETIMEDOUT");
 	CHECK(now_ns(CLOCK_MONOTONIC) - t0 < 1000000000LL, "a deadline in the past returns at once");
 
-	CHECK_ERR(futex(&word, FUTEX_WAIT_PRIVATE, 1, &bad, NULL, 0), EINVAL, "FUTEX_WAIT with tv_nsec of 1e9 is EINVAL");
-	CHECK_ERR(futex(&word, FUTEX_WAIT_PRIVATE, 1, &neg, NULL, 0), EINVAL, "FUTEX_WAIT with a negative timeout is EINVAL");
+	CHECK_ERR(futex(&word, FUTEX_WAIT_PRIVATE, 1, &bad, NULL, 0), EINVAL,
+		  "FUTEX_WAIT with tv_nsec of 1e9 is EINVAL");
+	CHECK_ERR(futex(&word, FUTEX_WAIT_PRIVATE, 1, &neg, NULL, 0), EINVAL,
+		  "FUTEX_WAIT with a negative timeout is EINVAL");
 }
 
 static void test_errors(void)
@@ -192,12 +195,16 @@ static void test_errors(void)
 	volatile int *unaligned = (volatile int *)((char *)words + 1);
 
 	CHECK_ERR(futex(&words[0], 99, 0, NULL, NULL, 0), ENOSYS, "an unknown futex op is ENOSYS");
-	CHECK_ERR(futex(unaligned, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0), EINVAL, "FUTEX_WAIT on an unaligned address is EINVAL");
-	CHECK_ERR(futex(unaligned, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0), EINVAL, "FUTEX_WAKE on an unaligned address is EINVAL");
+	CHECK_ERR(futex(unaligned, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0), EINVAL,
+		  "FUTEX_WAIT on an unaligned address is EINVAL");
+	CHECK_ERR(futex(unaligned, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0), EINVAL,
+		  "FUTEX_WAKE on an unaligned address is EINVAL");
 	CHECK_ERR(futex(&words[0], FUTEX_WAKE | FUTEX_CLOCK_REALTIME, 1, NULL, NULL, 0), ENOSYS,
 		  "FUTEX_CLOCK_REALTIME with FUTEX_WAKE is ENOSYS");
-	CHECK_ERR(futex(&words[0], FUTEX_WAIT_BITSET_PRIVATE, 0, NULL, NULL, 0), EINVAL, "FUTEX_WAIT_BITSET with bitset 0 is EINVAL");
-	CHECK_ERR(futex(&words[0], FUTEX_WAKE_BITSET_PRIVATE, 1, NULL, NULL, 0), EINVAL, "FUTEX_WAKE_BITSET with bitset 0 is EINVAL");
+	CHECK_ERR(futex(&words[0], FUTEX_WAIT_BITSET_PRIVATE, 0, NULL, NULL, 0), EINVAL,
+		  "FUTEX_WAIT_BITSET with bitset 0 is EINVAL");
+	CHECK_ERR(futex(&words[0], FUTEX_WAKE_BITSET_PRIVATE, 1, NULL, NULL, 0), EINVAL,
+		  "FUTEX_WAKE_BITSET with bitset 0 is EINVAL");
 	CHECK_EQ(futex(&words[0], FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0), 0, "FUTEX_WAKE with no waiters returns 0");
 
 	char *hole = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -225,8 +232,10 @@ static void test_wake_requeue(void)
 	CHECK_EQ(futex(&f1, FUTEX_REQUEUE_PRIVATE, 0, VAL2(INT_MAX), &f3, 0), 1,
 		 "FUTEX_REQUEUE moves the last waiter and counts it");
 	CHECK_EQ(futex(&f1, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0), 0, "no waiters are left on the first futex");
-	CHECK_EQ(futex(&f2, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0), 1, "the waiter requeued by FUTEX_CMP_REQUEUE wakes from the second futex");
-	CHECK_EQ(futex(&f3, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0), 1, "the waiter requeued by FUTEX_REQUEUE wakes from the third futex");
+	CHECK_EQ(futex(&f2, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0), 1,
+		 "the waiter requeued by FUTEX_CMP_REQUEUE wakes from the second futex");
+	CHECK_EQ(futex(&f3, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0), 1,
+		 "the waiter requeued by FUTEX_REQUEUE wakes from the third futex");
 	CHECK(finish(w, 5), "every woken FUTEX_WAIT returned 0");
 }
 
@@ -250,7 +259,8 @@ static void test_wake_op(void)
 	CHECK_EQ(futex(&fa, FUTEX_WAKE_OP_PRIVATE, 1, VAL2(1), &fb, FUTEX_OP(FUTEX_OP_SET, 0, FUTEX_OP_CMP_GT, 100)), 1,
 		 "FUTEX_WAKE_OP (set 0, old > 100 false) wakes only on the first futex");
 	CHECK_EQ(fb, 0, "FUTEX_WAKE_OP set the second word to 0");
-	CHECK_EQ(futex(&fb, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0), 1, "the false comparison left the second waiter asleep");
+	CHECK_EQ(futex(&fb, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0), 1,
+		 "the false comparison left the second waiter asleep");
 	CHECK(finish(w, 4), "every FUTEX_WAKE_OP waiter returned 0");
 
 	fb = 1;
@@ -287,7 +297,8 @@ static void test_bitset(void)
 		 "FUTEX_WAKE_BITSET mask 0x2 wakes the waiters with bitsets 0x2 and 0x6");
 	CHECK_EQ(settle(w, 4, 3), 3, "three waiters returned");
 	CHECK(!__atomic_load_n(&w[0].done, __ATOMIC_SEQ_CST), "the waiter with bitset 0x1 still sleeps");
-	CHECK_EQ(futex(&fw, FUTEX_WAKE, INT_MAX, NULL, NULL, 0), 0, "a shared FUTEX_WAKE does not wake a private waiter");
+	CHECK_EQ(futex(&fw, FUTEX_WAKE, INT_MAX, NULL, NULL, 0), 0,
+		 "a shared FUTEX_WAKE does not wake a private waiter");
 	CHECK_EQ(futex(&fw, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0), 1, "plain FUTEX_WAKE wakes a bitset waiter");
 	CHECK(finish(w, 4), "every bitset waiter returned 0");
 }
@@ -349,8 +360,10 @@ static void test_robust_raw(void)
 	CHECK_EQ(syscall(SYS_get_robust_list, 0, &head, &len), 0, "get_robust_list of this thread");
 	CHECK_EQ(len, sizeof(struct robust_list_head), "get_robust_list reports the head size glibc registered");
 	CHECK(head != NULL, "glibc registered a robust list head");
-	CHECK_ERR(syscall(SYS_set_robust_list, head, sizeof(*head) - 1), EINVAL, "set_robust_list with a wrong size is EINVAL");
-	CHECK_ERR(syscall(SYS_get_robust_list, 0x3fffffff, &head, &len), ESRCH, "get_robust_list of a missing thread is ESRCH");
+	CHECK_ERR(syscall(SYS_set_robust_list, head, sizeof(*head) - 1), EINVAL,
+		  "set_robust_list with a wrong size is EINVAL");
+	CHECK_ERR(syscall(SYS_get_robust_list, 0x3fffffff, &head, &len), ESRCH,
+		  "get_robust_list of a missing thread is ESRCH");
 
 	/* A child registers a robust list in shared memory, holds a lock word and dies. */
 	char *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -433,8 +446,10 @@ static void test_robust_mutex(void)
 	if (pid == 0)
 		_exit(pthread_mutex_lock(m) == 0 ? 0 : 1);
 	int status = reap(pid);
-	CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "a child locked the shared mutex and exited");
-	CHECK_EQ(pthread_mutex_lock(m), EOWNERDEAD, "locking a robust mutex whose owner process died returns EOWNERDEAD");
+	CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "a child locked the shared mutex and exited");
+	CHECK_EQ(pthread_mutex_lock(m), EOWNERDEAD,
+		 "locking a robust mutex whose owner process died returns EOWNERDEAD");
 	CHECK_EQ(pthread_mutex_consistent(m), 0, "pthread_mutex_consistent");
 	CHECK_EQ(pthread_mutex_unlock(m), 0, "unlock");
 	pthread_mutexattr_destroy(&attr);
@@ -464,8 +479,8 @@ static void test_cleartid(void)
 {
 	size_t size = 64 * 1024;
 	char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_PARENT_SETTID |
-		    CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+	int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
+		    CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
 
 	REQUIRE(stack != MAP_FAILED, "mmap a thread stack");
 	ctid = ptid = -1;
@@ -480,7 +495,8 @@ static void test_cleartid(void)
 			break;
 		}
 	}
-	CHECK(!timedout && ctid == 0, "CLONE_CHILD_CLEARTID zeroes the tid word and wakes a FUTEX_WAIT on it at thread exit");
+	CHECK(!timedout && ctid == 0,
+	      "CLONE_CHILD_CLEARTID zeroes the tid word and wakes a FUTEX_WAIT on it at thread exit");
 	CHECK_EQ(child_tid, tid, "the thread's gettid is the tid clone returned");
 	CHECK_EQ(child_saw_ctid, tid, "CLONE_CHILD_SETTID stored the tid before the thread ran");
 	munmap(stack, size);

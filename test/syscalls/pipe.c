@@ -102,12 +102,14 @@ static void test_create(void)
 	close(p[1]);
 
 	CHECK_EQ(pipe2(p, O_CLOEXEC), 0, "pipe2 O_CLOEXEC");
-	CHECK(fcntl(p[0], F_GETFD) == FD_CLOEXEC && fcntl(p[1], F_GETFD) == FD_CLOEXEC, "O_CLOEXEC applies to both ends");
+	CHECK(fcntl(p[0], F_GETFD) == FD_CLOEXEC && fcntl(p[1], F_GETFD) == FD_CLOEXEC,
+	      "O_CLOEXEC applies to both ends");
 	CHECK(!(fcntl(p[0], F_GETFL) & O_NONBLOCK), "O_CLOEXEC alone leaves the ends blocking");
 	close(p[0]);
 	close(p[1]);
 	CHECK_EQ(pipe2(p, O_NONBLOCK), 0, "pipe2 O_NONBLOCK");
-	CHECK((fcntl(p[0], F_GETFL) & O_NONBLOCK) && (fcntl(p[1], F_GETFL) & O_NONBLOCK), "O_NONBLOCK applies to both ends");
+	CHECK((fcntl(p[0], F_GETFL) & O_NONBLOCK) && (fcntl(p[1], F_GETFL) & O_NONBLOCK),
+	      "O_NONBLOCK applies to both ends");
 	CHECK_ERR(read(p[0], buf, 1), EAGAIN, "a nonblocking read of an empty pipe is EAGAIN");
 	close(p[1]);
 	CHECK_EQ(read(p[0], buf, 1), 0, "a nonblocking read after the writer closed is EOF, not EAGAIN");
@@ -353,7 +355,8 @@ static void test_fionread_poll(void)
 	FD_SET(p[0], &r);
 	FD_SET(p[1], &w);
 	CHECK_EQ(select(p[0] > p[1] ? p[0] + 1 : p[1] + 1, &r, &w, NULL, &tv), 2, "select: readable and writable");
-	CHECK(FD_ISSET(p[0], &r) && FD_ISSET(p[1], &w), "select marks the read end readable and the write end writable");
+	CHECK(FD_ISSET(p[0], &r) && FD_ISSET(p[1], &w),
+	      "select marks the read end readable and the write end writable");
 
 	CHECK_EQ(read(p[0], buf, 23), 23, "read 23 bytes");
 	CHECK_EQ(nbytes(p[0]), 100, "FIONREAD drops to 100");

@@ -458,7 +458,8 @@ static void test_process_exit(void)
 
 /* clone_args is the clone3 argument block (linux/sched.h, version 2). */
 struct clone_args_v2 {
-	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+		cgroup;
 };
 
 /*
@@ -512,7 +513,8 @@ static void test_clone3(void)
 	if (CHECK(pid > 0, "clone3 with exit_signal SIGCHLD creates a child process")) {
 		CHECK_EQ(ptid, pid, "clone3 CLONE_PARENT_SETTID stores the child's pid");
 		int status = reap((pid_t)pid);
-		CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 3, "waitpid reports the clone3 child's exit");
+		CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 3,
+		      "waitpid reports the clone3 child's exit");
 	}
 
 	memset(&args, 0, sizeof(args));
@@ -525,10 +527,12 @@ static void test_clone3(void)
 	memset(&big, 0, sizeof(big));
 	big.a.exit_signal = SIGCHLD;
 	big.extra = 1;
-	CHECK_ERR(syscall(SYS_clone3, &big, sizeof(big)), E2BIG, "clone3 with unknown nonzero trailing fields is E2BIG");
+	CHECK_ERR(syscall(SYS_clone3, &big, sizeof(big)), E2BIG,
+		  "clone3 with unknown nonzero trailing fields is E2BIG");
 	args.flags = CLONE_THREAD;
 	args.exit_signal = 0;
-	CHECK_ERR(syscall(SYS_clone3, &args, sizeof(args)), EINVAL, "clone3 CLONE_THREAD without CLONE_SIGHAND is EINVAL");
+	CHECK_ERR(syscall(SYS_clone3, &args, sizeof(args)), EINVAL,
+		  "clone3 CLONE_THREAD without CLONE_SIGHAND is EINVAL");
 	args.flags = CLONE_SIGHAND;
 	CHECK_ERR(syscall(SYS_clone3, &args, sizeof(args)), EINVAL, "clone3 CLONE_SIGHAND without CLONE_VM is EINVAL");
 	args.flags = 0;

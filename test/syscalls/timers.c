@@ -116,7 +116,8 @@ static void block(int sig, int how)
 
 static void itimer_ms(int which, long first, long interval)
 {
-	struct itimerval it = { { interval / 1000, (interval % 1000) * 1000 }, { first / 1000, (first % 1000) * 1000 } };
+	struct itimerval it = { { interval / 1000, (interval % 1000) * 1000 },
+				{ first / 1000, (first % 1000) * 1000 } };
 
 	setitimer(which, &it, NULL);
 }
@@ -143,23 +144,29 @@ static void test_sleep(void)
 
 	long long deadline = now(CLOCK_MONOTONIC) + 100 * MS;
 	struct timespec abs = ts_of(deadline);
-	CHECK_EQ(clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, NULL), 0, "clock_nanosleep CLOCK_MONOTONIC TIMER_ABSTIME");
+	CHECK_EQ(clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, NULL), 0,
+		 "clock_nanosleep CLOCK_MONOTONIC TIMER_ABSTIME");
 	long long after = now(CLOCK_MONOTONIC);
-	CHECK(after >= deadline && after - deadline < 2 * SEC, "an absolute CLOCK_MONOTONIC sleep ends at or after its deadline");
+	CHECK(after >= deadline && after - deadline < 2 * SEC,
+	      "an absolute CLOCK_MONOTONIC sleep ends at or after its deadline");
 	deadline = now(CLOCK_REALTIME) + 100 * MS;
 	abs = ts_of(deadline);
-	CHECK_EQ(clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &abs, NULL), 0, "clock_nanosleep CLOCK_REALTIME TIMER_ABSTIME");
+	CHECK_EQ(clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &abs, NULL), 0,
+		 "clock_nanosleep CLOCK_REALTIME TIMER_ABSTIME");
 	after = now(CLOCK_REALTIME);
-	CHECK(after >= deadline && after - deadline < 2 * SEC, "an absolute CLOCK_REALTIME sleep ends at or after its deadline");
+	CHECK(after >= deadline && after - deadline < 2 * SEC,
+	      "an absolute CLOCK_REALTIME sleep ends at or after its deadline");
 	abs = ts_of(SEC);
 	t0 = now(CLOCK_MONOTONIC);
-	CHECK_EQ(clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, NULL), 0, "an absolute sleep until the past returns 0");
+	CHECK_EQ(clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, NULL), 0,
+		 "an absolute sleep until the past returns 0");
 	CHECK(now(CLOCK_MONOTONIC) - t0 < SEC, "an absolute sleep until the past returns at once");
 
 	CHECK_EQ(clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, 0, &d, NULL), EINVAL,
 		 "clock_nanosleep on CLOCK_THREAD_CPUTIME_ID returns EINVAL");
 	CHECK_EQ(clock_nanosleep(1234, 0, &d, NULL), EINVAL, "clock_nanosleep on an unknown clock returns EINVAL");
-	CHECK_EQ(clock_nanosleep(CLOCK_MONOTONIC, 0, &bad, NULL), EINVAL, "clock_nanosleep with tv_nsec of 1e9 returns EINVAL");
+	CHECK_EQ(clock_nanosleep(CLOCK_MONOTONIC, 0, &bad, NULL), EINVAL,
+		 "clock_nanosleep with tv_nsec of 1e9 returns EINVAL");
 	CHECK_ERR(syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &bad, NULL), EINVAL,
 		  "raw clock_nanosleep reports errors as -1 and errno");
 }
@@ -173,11 +180,13 @@ static void test_interrupted(void)
 	itimer_ms(ITIMER_REAL, 100, 0);
 	CHECK_ERR(nanosleep(&d, &rem), EINTR, "nanosleep interrupted by a SA_RESTART handler still fails with EINTR");
 	CHECK_EQ(sig_count[SIGALRM], 1, "the SIGALRM handler ran");
-	CHECK(ns_of(rem) > 500 * MS && ns_of(rem) < 2 * SEC, "nanosleep fills in the remaining time (between 0.5 and 2 s)");
+	CHECK(ns_of(rem) > 500 * MS && ns_of(rem) < 2 * SEC,
+	      "nanosleep fills in the remaining time (between 0.5 and 2 s)");
 
 	rem.tv_sec = rem.tv_nsec = -1;
 	itimer_ms(ITIMER_REAL, 100, 0);
-	CHECK_EQ(clock_nanosleep(CLOCK_MONOTONIC, 0, &d, &rem), EINTR, "a relative clock_nanosleep interrupted returns EINTR");
+	CHECK_EQ(clock_nanosleep(CLOCK_MONOTONIC, 0, &d, &rem), EINTR,
+		 "a relative clock_nanosleep interrupted returns EINTR");
 	CHECK(ns_of(rem) > 500 * MS && ns_of(rem) < 2 * SEC, "relative clock_nanosleep fills in the remaining time");
 
 	struct timespec abs = ts_of(now(CLOCK_MONOTONIC) + 2 * SEC);
@@ -226,7 +235,8 @@ static void test_itimer(void)
 	it.it_interval.tv_usec = 250000;
 	CHECK_EQ(setitimer(ITIMER_REAL, &it, NULL), 0, "setitimer ITIMER_REAL 10 s");
 	CHECK_EQ(getitimer(ITIMER_REAL, &old), 0, "getitimer ITIMER_REAL");
-	CHECK(tv_ns(old.it_value) > 9 * SEC && tv_ns(old.it_value) <= 10 * SEC, "getitimer shows the value counting down from 10 s");
+	CHECK(tv_ns(old.it_value) > 9 * SEC && tv_ns(old.it_value) <= 10 * SEC,
+	      "getitimer shows the value counting down from 10 s");
 	CHECK_EQ(tv_ns(old.it_interval), 250 * MS, "getitimer shows the interval as set");
 	memset(&it, 0, sizeof(it));
 	CHECK_EQ(setitimer(ITIMER_REAL, &it, &old), 0, "setitimer to zero disarms");
@@ -249,7 +259,8 @@ static void test_itimer(void)
 	long long took = now(CLOCK_MONOTONIC) - t0;
 	itimer_ms(ITIMER_REAL, 0, 0);
 	block(SIGALRM, SIG_UNBLOCK);
-	CHECK(took >= 150 * MS && took < 3 * SEC, "an ITIMER_REAL with a 50 ms interval fires 3 times in at least 150 ms");
+	CHECK(took >= 150 * MS && took < 3 * SEC,
+	      "an ITIMER_REAL with a 50 ms interval fires 3 times in at least 150 ms");
 	set_default(SIGALRM);
 
 	/* ITIMER_VIRTUAL counts user CPU time only: sleeping does not use it up. */
@@ -259,11 +270,16 @@ static void test_itimer(void)
 	CHECK(tv_ns(old.it_value) > 900 * MS, "ITIMER_VIRTUAL does not count down while sleeping");
 	itimer_ms(ITIMER_VIRTUAL, 0, 0);
 
+	/*
+	 * These timers run on CPU time sampled at scheduler ticks, so they may
+	 * fire up to a tick before the precise CPU clock reaches the interval:
+	 * three 20 ms expiries must take at least 50 ms of CPU time.
+	 */
 	static const struct {
 		int which, sig;
 		const char *name;
-	} cpu[] = { { ITIMER_VIRTUAL, SIGVTALRM, "ITIMER_VIRTUAL delivers SIGVTALRM while burning CPU" },
-		    { ITIMER_PROF, SIGPROF, "ITIMER_PROF delivers SIGPROF while burning CPU" } };
+	} cpu[] = { { ITIMER_VIRTUAL, SIGVTALRM, "ITIMER_VIRTUAL delivers SIGVTALRM every 20 ms of CPU time" },
+		    { ITIMER_PROF, SIGPROF, "ITIMER_PROF delivers SIGPROF every 20 ms of CPU time" } };
 	for (int i = 0; i < 2; i++) {
 		install(cpu[i].sig, SA_RESTART);
 		sig_count[cpu[i].sig] = 0;
@@ -273,7 +289,7 @@ static void test_itimer(void)
 			;
 		long long used = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
 		itimer_ms(cpu[i].which, 0, 0);
-		CHECK(sig_count[cpu[i].sig] >= 3 && used >= 60 * MS, cpu[i].name);
+		CHECK(sig_count[cpu[i].sig] >= 3 && used >= 50 * MS && used < 5 * SEC, cpu[i].name);
 		set_default(cpu[i].sig);
 	}
 }
@@ -333,7 +349,8 @@ static void test_posix_timers(void)
 	memset(&si, 0, sizeof(si));
 	CHECK_EQ(sigtimedwait(&set, &si, &t5), rt, "the periodic timer's signal is pending");
 	CHECK(si.si_overrun >= 5, "si_overrun counts the expirations while the signal was pending");
-	CHECK_EQ(syscall(SYS_timer_getoverrun, id), si.si_overrun, "timer_getoverrun matches si_overrun of the delivered signal");
+	CHECK_EQ(syscall(SYS_timer_getoverrun, id), si.si_overrun,
+		 "timer_getoverrun matches si_overrun of the delivered signal");
 	struct itimerspec old;
 	CHECK_EQ(timer_settime_(id, 0, 0, 0, &old), 0, "timer_settime 0 disarms");
 	CHECK(ns_of(old.it_interval) == 10 * MS && ns_of(old.it_value) > 0 && ns_of(old.it_value) <= 10 * MS,
@@ -358,7 +375,8 @@ static void test_posix_timers(void)
 	CHECK_EQ(timer_settime_(id, 0, 10 * SEC, SEC, NULL), 0, "timer_settime 10 s");
 	timer_gettime_(id, &cur);
 	long long v1 = ns_of(cur.it_value);
-	CHECK(v1 > 9 * SEC && v1 <= 10 * SEC && ns_of(cur.it_interval) == SEC, "timer_gettime shows value and interval");
+	CHECK(v1 > 9 * SEC && v1 <= 10 * SEC && ns_of(cur.it_interval) == SEC,
+	      "timer_gettime shows value and interval");
 	msleep(100);
 	timer_gettime_(id, &cur);
 	CHECK(v1 - ns_of(cur.it_value) >= 100 * MS, "the SIGEV_NONE timer counts down");
@@ -382,9 +400,9 @@ static void test_posix_timers(void)
 	/* A timer on the process CPU-time clock. */
 	sev.sigev_notify = SIGEV_SIGNAL;
 	CHECK_EQ(timer_create_(CLOCK_PROCESS_CPUTIME_ID, &sev, &id), 0, "timer_create CLOCK_PROCESS_CPUTIME_ID");
-	timer_settime_(id, 0, 30 * MS, 0, NULL);
 	struct timespec zero = { 0, 0 };
 	long long c0 = now(CLOCK_PROCESS_CPUTIME_ID), w0 = now(CLOCK_MONOTONIC);
+	timer_settime_(id, 0, 30 * MS, 0, NULL);
 	int got = 0;
 	while (!got && now(CLOCK_MONOTONIC) - w0 < 10 * SEC)
 		got = sigtimedwait(&set, &si, &zero) == rt;
@@ -393,7 +411,8 @@ static void test_posix_timers(void)
 
 	CHECK_ERR(timer_create_(1234, &sev, &id), EINVAL, "timer_create on an unknown clock is EINVAL");
 	sev.sigev_notify = 99;
-	CHECK_ERR(timer_create_(CLOCK_MONOTONIC, &sev, &id), EINVAL, "timer_create with an unknown sigev_notify is EINVAL");
+	CHECK_ERR(timer_create_(CLOCK_MONOTONIC, &sev, &id), EINVAL,
+		  "timer_create with an unknown sigev_notify is EINVAL");
 	sev.sigev_notify = SIGEV_SIGNAL;
 	sev.sigev_signo = 65;
 	CHECK_ERR(timer_create_(CLOCK_MONOTONIC, &sev, &id), EINVAL, "timer_create with signal 65 is EINVAL");
@@ -450,7 +469,8 @@ static void test_thread_id(void)
 	timer_settime_(id, 0, 50 * MS, 0, NULL);
 	pthread_join(th, NULL);
 	CHECK_EQ(t.got, rt, "SIGEV_THREAD_ID: the target thread receives the timer signal");
-	CHECK(t.si.si_code == SI_TIMER && t.si.si_value.sival_int == 99, "SIGEV_THREAD_ID: si_code SI_TIMER and si_value");
+	CHECK(t.si.si_code == SI_TIMER && t.si.si_value.sival_int == 99,
+	      "SIGEV_THREAD_ID: si_code SI_TIMER and si_value");
 	CHECK_EQ(sig_count[rt], 0, "SIGEV_THREAD_ID: the signal is not delivered to the other thread");
 	syscall(SYS_timer_delete, id);
 
@@ -524,7 +544,8 @@ static void test_cpu_clocks(void)
 	spin(200);
 	long long t1 = now(CLOCK_THREAD_CPUTIME_ID), p1 = now(CLOCK_PROCESS_CPUTIME_ID);
 	CHECK(t1 - t0 >= 200 * MS, "CLOCK_THREAD_CPUTIME_ID advances while spinning");
-	CHECK(p1 - p0 >= t1 - t0, "CLOCK_PROCESS_CPUTIME_ID advances at least as much as the thread's over a wider interval");
+	CHECK(p1 - p0 >= t1 - t0,
+	      "CLOCK_PROCESS_CPUTIME_ID advances at least as much as the thread's over a wider interval");
 
 	msleep(200);
 	long long p2 = now(CLOCK_PROCESS_CPUTIME_ID), t2 = now(CLOCK_THREAD_CPUTIME_ID);

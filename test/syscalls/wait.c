@@ -94,7 +94,8 @@ static void test_exit_status(void)
 	CHECK_EQ(wait4(pid, &status, WNOHANG, &ru), 0, "wait4 WNOHANG returns 0 while the child runs");
 	close(fds[1]);
 	CHECK_EQ(waitpid(pid, &status, 0), pid, "waitpid returns the pid of the exited child");
-	CHECK(WIFEXITED(status) && !WIFSIGNALED(status) && !WIFSTOPPED(status), "WIFEXITED for a child that called _exit");
+	CHECK(WIFEXITED(status) && !WIFSIGNALED(status) && !WIFSTOPPED(status),
+	      "WIFEXITED for a child that called _exit");
 	CHECK_EQ(WEXITSTATUS(status), 3, "WEXITSTATUS is the _exit argument");
 
 	pid = fork();
@@ -131,7 +132,8 @@ static void test_signalled(void)
 		_exit(0);
 	}
 	CHECK_EQ(waitpid(pid, &status, 0), pid, "waitpid a child that faulted");
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "a child writing to an unmapped address dies of SIGSEGV");
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+	      "a child writing to an unmapped address dies of SIGSEGV");
 }
 
 static void test_stop_continue(void)
@@ -256,7 +258,8 @@ static void test_clone_children(void)
 	siginfo_t si;
 	struct timespec zero = { 0, 0 };
 	memset(&si, 0, sizeof(si));
-	CHECK_EQ(sigtimedwait(&usr1, &si, &zero), SIGUSR1, "the clone child's exit sent its termination signal SIGUSR1");
+	CHECK_EQ(sigtimedwait(&usr1, &si, &zero), SIGUSR1,
+		 "the clone child's exit sent its termination signal SIGUSR1");
 	CHECK(si.si_pid == pid && si.si_code == CLD_EXITED && si.si_status == 5,
 	      "the termination signal carries si_pid, si_code CLD_EXITED and si_status");
 	sigprocmask(SIG_UNBLOCK, &usr1, NULL);
@@ -483,6 +486,8 @@ static void test_pdeathsig(void)
 	int info[2], go[2];
 	int sig = -1;
 
+	/* The grandchild is reparented to us (a subreaper) so that we can reap it. */
+	REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0, "PR_SET_CHILD_SUBREAPER");
 	CHECK_EQ(prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0), 0, "PR_GET_PDEATHSIG");
 	CHECK_EQ(sig, 0, "the parent-death signal starts as 0");
 	CHECK_ERR(prctl(PR_SET_PDEATHSIG, 65, 0, 0, 0), EINVAL, "PR_SET_PDEATHSIG with an invalid signal is EINVAL");
@@ -495,8 +500,8 @@ static void test_pdeathsig(void)
 		pid_t grandchild = fork();
 		if (grandchild == 0) {
 			int s = 0;
-			if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || prctl(PR_GET_PDEATHSIG, &s, 0, 0, 0) != 0 ||
-			    s != SIGKILL || getppid() != parent)
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 ||
+			    prctl(PR_GET_PDEATHSIG, &s, 0, 0, 0) != 0 || s != SIGKILL || getppid() != parent)
 				_exit(100);
 			long me = getpid();
 			if (write(info[1], &me, sizeof(me)) != sizeof(me))
