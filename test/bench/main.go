@@ -23,6 +23,8 @@ type benchmark struct {
 var benchmarks = []benchmark{
 	{"getpid", []string{"getpid", "200000"}},
 	{"page fault (256 MiB, 1 write per page)", []string{"pagefault", "256"}},
+	{"fork + exit + wait", []string{"fork", "300"}},
+	{"thread create + join", []string{"thread", "1000"}},
 }
 
 func main() {

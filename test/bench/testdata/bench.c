@@ -2,20 +2,26 @@
 // nanoseconds. Modes:
 //   getpid N        N raw getpid system calls
 //   pagefault MB    map MB of anonymous memory and write one byte per page
+//   fork N          N times: fork, the child _exits, the parent waits
+//   thread N        N times: create a thread and join it
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 static double now(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
+
+static void *nothing(void *arg) { return arg; }
 
 int main(int argc, char **argv) {
 	if (argc != 3) {
@@ -44,6 +50,30 @@ int main(int argc, char **argv) {
 		t1 = now();
 		munmap(p, len);
 		printf("%.1f\n", (t1 - t0) / pages);
+	} else if (strcmp(argv[1], "fork") == 0) {
+		t0 = now();
+		for (long i = 0; i < n; i++) {
+			pid_t pid = fork();
+			if (pid == 0)
+				_exit(0);
+			if (pid < 0 || waitpid(pid, NULL, 0) != pid) {
+				perror("fork/wait");
+				return 1;
+			}
+		}
+		t1 = now();
+		printf("%.1f\n", (t1 - t0) / n);
+	} else if (strcmp(argv[1], "thread") == 0) {
+		t0 = now();
+		for (long i = 0; i < n; i++) {
+			pthread_t t;
+			if (pthread_create(&t, NULL, nothing, NULL) != 0 || pthread_join(t, NULL) != 0) {
+				fprintf(stderr, "pthread_create/join failed\n");
+				return 1;
+			}
+		}
+		t1 = now();
+		printf("%.1f\n", (t1 - t0) / n);
 	} else {
 		fprintf(stderr, "unknown mode %s\n", argv[1]);
 		return 2;
