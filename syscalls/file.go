@@ -2,6 +2,7 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,9 +27,9 @@ func init() {
 	full(unix.SYS_PWRITEV, Pwritev, FD, Ptr, Int, Int)
 	partial(unix.SYS_PREADV2, Preadv2, "RWF_* flags are accepted and ignored", FD, Ptr, Int, Int, Int, Hex)
 	partial(unix.SYS_PWRITEV2, Pwritev2, "RWF_* flags are accepted and ignored", FD, Ptr, Int, Int, Int, Hex)
-	partial(unix.SYS_OPEN, Open, "O_CREAT creates nothing: the root is read-only", Path, Hex, Oct)
-	partial(unix.SYS_OPENAT, Openat, "O_CREAT creates nothing: the root is read-only", FD, Path, Hex, Oct)
-	partial(unix.SYS_CREAT, Creat, "the root is read-only", Path, Oct)
+	partial(unix.SYS_OPEN, Open, "no O_TMPFILE", Path, Hex, Oct)
+	partial(unix.SYS_OPENAT, Openat, "no O_TMPFILE", FD, Path, Hex, Oct)
+	full(unix.SYS_CREAT, Creat, Path, Oct)
 	full(unix.SYS_CLOSE, Close, FD)
 	full(unix.SYS_CLOSE_RANGE, CloseRange, Int, Int, Hex)
 	full(unix.SYS_STAT, Stat, Path, Ptr)
@@ -417,14 +418,18 @@ func openat(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 	if flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
 		follow = false
 	}
+	created := false
 	vd, err := t.Resolve(dirfd, path, follow)
 	if err == unix.ENOENT && flags&unix.O_CREAT != 0 && flags&unix.O_PATH == 0 {
-		return 0, createErr(t, dirfd, path)
+		if vd, err = createFile(t, dirfd, path, mode); err != nil {
+			return 0, err
+		}
+		created = true
 	}
 	if err != nil {
 		return 0, err
 	}
-	if flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL && flags&unix.O_PATH == 0 {
+	if !created && flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL && flags&unix.O_PATH == 0 {
 		return 0, unix.EEXIST
 	}
 	ft := vd.Dentry.Mode() & vfs.S_IFMT
@@ -435,15 +440,39 @@ func openat(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 		}
 		f = vfs.NewFileDescription(pathFile{}, vd, unix.O_PATH|flags&unix.O_DIRECTORY)
 	} else {
+		write := flags&unix.O_ACCMODE != unix.O_RDONLY
 		switch {
 		case ft == vfs.S_IFLNK:
 			return 0, unix.ELOOP
 		case flags&unix.O_DIRECTORY != 0 && ft != vfs.S_IFDIR:
 			return 0, unix.ENOTDIR
-		case ft == vfs.S_IFDIR && (flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_TRUNC|unix.O_CREAT) != 0):
+		case ft == vfs.S_IFDIR && (write || flags&(unix.O_TRUNC|unix.O_CREAT) != 0):
 			return 0, unix.EISDIR
-		case (flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0) && vd.Mount.ReadOnly && ft == vfs.S_IFREG:
+		case (write || flags&unix.O_TRUNC != 0) && vd.Mount.ReadOnly && ft == vfs.S_IFREG:
 			return 0, unix.EROFS
+		}
+		if !created {
+			// Permission to open as asked (the creator of a new file
+			// may open it whatever its mode).
+			st, err := vd.Dentry.Stat(t)
+			if err != nil {
+				return 0, err
+			}
+			want := uint32(0)
+			if flags&unix.O_ACCMODE != unix.O_WRONLY {
+				want |= 4
+			}
+			if write || flags&unix.O_TRUNC != 0 {
+				want |= 2
+			}
+			if !mayAccessAs(t, st, want) {
+				return 0, unix.EACCES
+			}
+			if flags&unix.O_TRUNC != 0 && ft == vfs.S_IFREG && st.Size != 0 {
+				if err := truncateVD(t, vd, 0); err != nil {
+					return 0, err
+				}
+			}
 		}
 		if f, err = vd.Dentry.Open(t, vd, flags|unix.O_LARGEFILE); err != nil {
 			return 0, err
@@ -455,33 +484,24 @@ func openat(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 	return uintptr(fd), err
 }
 
-// createErr is what creating path fails with while the root is read-only:
-// the errors of resolving its parent first.
-func createErr(t *kernel.Task, dirfd int32, path string) error {
-	dir := "."
-	if i := lastSlash(path); i >= 0 {
-		dir = path[:i+1]
-		if dir == "" {
-			dir = "/"
-		}
+// createFile creates the regular file path names for open(O_CREAT).
+func createFile(t *kernel.Task, dirfd int32, path string, mode uint32) (vfs.VirtualDentry, error) {
+	if strings.HasSuffix(path, "/") {
+		return vfs.VirtualDentry{}, unix.EISDIR
 	}
-	vd, err := t.Resolve(dirfd, dir, true)
+	parent, name, err := resolveParent(t, dirfd, path)
 	if err != nil {
-		return err
+		return vfs.VirtualDentry{}, err
 	}
-	if vd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
-		return unix.ENOTDIR
+	dw, err := writableDir(t, parent)
+	if err != nil {
+		return vfs.VirtualDentry{}, err
 	}
-	return unix.EROFS
-}
-
-func lastSlash(s string) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '/' {
-			return i
-		}
+	d, err := dw.Create(t, name, createOpts(t, vfs.S_IFREG|mode&0o7777, 0))
+	if err != nil {
+		return vfs.VirtualDentry{}, err
 	}
-	return -1
+	return vfs.VirtualDentry{Mount: parent.Mount, Dentry: d}, nil
 }
 
 // Close implements close(2).
