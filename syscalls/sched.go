@@ -108,11 +108,21 @@ func SchedSetscheduler(t *kernel.Task, a args) (uintptr, error) {
 	if int32(prio) < lo || int32(prio) > hi {
 		return 0, unix.EINVAL
 	}
-	// Real-time priorities need CAP_SYS_NICE or a high enough
-	// RLIMIT_RTPRIO.
-	if hi > 0 && !t.Credentials().HasCapability(auth.CAP_SYS_NICE) &&
-		uint64(prio) > t.ThreadGroup().Limits().Get(kernel.RLIMIT_RTPRIO).Cur {
-		return 0, unix.EPERM
+	if !t.Credentials().HasCapability(auth.CAP_SYS_NICE) {
+		lim := t.ThreadGroup().Limits()
+		oldPolicy, _ := target.SchedPolicy()
+		switch {
+		case hi > 0 && uint64(prio) > lim.Get(kernel.RLIMIT_RTPRIO).Cur:
+			// Real-time priorities need a high enough RLIMIT_RTPRIO.
+			return 0, unix.EPERM
+		case oldPolicy&^resetOnFork == kernel.SCHED_IDLE && policy != kernel.SCHED_IDLE &&
+			uint64(20-target.Nice()) > lim.Get(kernel.RLIMIT_NICE).Cur:
+			// Leaving SCHED_IDLE counts as raising the priority.
+			return 0, unix.EPERM
+		case oldPolicy&resetOnFork != 0 && a[1].Int()&resetOnFork == 0:
+			// SCHED_RESET_ON_FORK can't be cleared without privilege.
+			return 0, unix.EPERM
+		}
 	}
 	target.SetSchedPolicy(policy|a[1].Int()&resetOnFork, int32(prio))
 	return 0, nil
