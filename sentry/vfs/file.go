@@ -90,6 +90,31 @@ type FileDescription struct {
 	// mu serialises operations that use the file offset, as Linux's
 	// f_pos_lock does.
 	mu sync.Mutex
+
+	// hooks run when the last reference goes (epoll drops its
+	// registrations of the file).
+	hooksMu sync.Mutex
+	hooks   map[int]func()
+	nextID  int
+}
+
+// OnRelease arranges for fn to run when the last reference to the
+// description goes, before the file is released. It returns a function
+// that cancels the arrangement.
+func (fd *FileDescription) OnRelease(fn func()) (cancel func()) {
+	fd.hooksMu.Lock()
+	defer fd.hooksMu.Unlock()
+	if fd.hooks == nil {
+		fd.hooks = make(map[int]func())
+	}
+	id := fd.nextID
+	fd.nextID++
+	fd.hooks[id] = fn
+	return func() {
+		fd.hooksMu.Lock()
+		delete(fd.hooks, id)
+		fd.hooksMu.Unlock()
+	}
 }
 
 // NewFileDescription returns a description with one reference.
@@ -115,6 +140,13 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 // DecRef drops a reference, releasing the file with the last one.
 func (fd *FileDescription) DecRef() {
 	if fd.refs.Add(-1) == 0 {
+		fd.hooksMu.Lock()
+		hooks := fd.hooks
+		fd.hooks = nil
+		fd.hooksMu.Unlock()
+		for _, h := range hooks {
+			h()
+		}
 		fd.impl.Release()
 	}
 }
