@@ -12,7 +12,7 @@ import (
 // arguments and target, then fail as Linux does for such a filesystem
 // (EOPNOTSUPP), or with EROFS for changes on a read-only mount.
 func init() {
-	const note = "no filesystem supports extended attributes yet (EOPNOTSUPP)"
+	const note = "user.* and trusted.* on tmpfs; other filesystems answer EOPNOTSUPP"
 	for _, nr := range []uintptr{unix.SYS_GETXATTR, unix.SYS_LGETXATTR, unix.SYS_SETXATTR, unix.SYS_LSETXATTR, unix.SYS_REMOVEXATTR, unix.SYS_LREMOVEXATTR} {
 		follow := nr == unix.SYS_GETXATTR || nr == unix.SYS_SETXATTR || nr == unix.SYS_REMOVEXATTR
 		set := nr == unix.SYS_SETXATTR || nr == unix.SYS_LSETXATTR || nr == unix.SYS_REMOVEXATTR || nr == unix.SYS_LREMOVEXATTR
@@ -62,13 +62,88 @@ func xattrFD(named, set bool) kernel.SyscallFn {
 }
 
 func xattrAt(t *kernel.Task, a args, vd vfs.VirtualDentry, named, set bool) (uintptr, error) {
+	var name string
 	if named {
 		if err := checkXattrName(t, a[1].Pointer()); err != nil {
 			return 0, err
 		}
+		name, _ = t.CopyInString(a[1].Pointer(), 255)
 	}
 	if set && vd.Mount != nil && vd.Mount.ReadOnly {
 		return 0, unix.EROFS
 	}
-	return 0, unix.EOPNOTSUPP
+	x, ok := vd.Dentry.(vfs.Xattrs)
+	if !ok {
+		return 0, unix.EOPNOTSUPP
+	}
+	nr := t.Arch().SyscallNo()
+	switch nr {
+	case unix.SYS_GETXATTR, unix.SYS_LGETXATTR, unix.SYS_FGETXATTR:
+		size := a[3].Uint64()
+		v, err := x.GetXattr(t, name, size)
+		if err != nil {
+			return 0, err
+		}
+		if size == 0 {
+			return uintptr(len(v)), nil
+		}
+		if uint64(len(v)) > size {
+			return 0, unix.ERANGE
+		}
+		_, err = t.CopyOut(a[2].Pointer(), []byte(v))
+		return uintptr(len(v)), err
+	case unix.SYS_SETXATTR, unix.SYS_LSETXATTR, unix.SYS_FSETXATTR:
+		size := a[3].Uint64()
+		if size > 65536 {
+			return 0, unix.E2BIG
+		}
+		flags := a[4].Uint()
+		if flags&^(unix.XATTR_CREATE|unix.XATTR_REPLACE) != 0 {
+			return 0, unix.EINVAL
+		}
+		v := make([]byte, size)
+		if _, err := t.CopyIn(a[2].Pointer(), v); err != nil {
+			return 0, err
+		}
+		if err := xattrWritePermission(t, vd); err != nil {
+			return 0, err
+		}
+		return 0, x.SetXattr(t, name, string(v), flags)
+	case unix.SYS_REMOVEXATTR, unix.SYS_LREMOVEXATTR, unix.SYS_FREMOVEXATTR:
+		if err := xattrWritePermission(t, vd); err != nil {
+			return 0, err
+		}
+		return 0, x.RemoveXattr(t, name)
+	default: // list
+		size := a[2].Uint64()
+		names, err := x.ListXattr(t, size)
+		if err != nil {
+			return 0, err
+		}
+		var b []byte
+		for _, n := range names {
+			b = append(append(b, n...), 0)
+		}
+		if size == 0 {
+			return uintptr(len(b)), nil
+		}
+		if uint64(len(b)) > size {
+			return 0, unix.ERANGE
+		}
+		_, err = t.CopyOut(a[1].Pointer(), b)
+		return uintptr(len(b)), err
+	}
+}
+
+// xattrWritePermission: changing user.* attributes needs write permission
+// on the file (the filesystem checks its own namespaces' rules).
+func xattrWritePermission(t *kernel.Task, vd vfs.VirtualDentry) error {
+	st, err := vd.Dentry.Stat(t)
+	if err != nil {
+		return err
+	}
+	if !mayAccessAs(t, st, 2) {
+		return unix.EACCES
+	}
+	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"palisade.dev/sentry/fs/host"
 	"palisade.dev/sentry/fs/proc"
 	"palisade.dev/sentry/fs/synth"
+	"palisade.dev/sentry/fs/tmpfs"
 	"palisade.dev/sentry/kernel"
 	"palisade.dev/sentry/kernel/auth"
 	"palisade.dev/sentry/memfile"
@@ -111,6 +112,12 @@ func mountAll(k *kernel.Kernel, spec *specs.Spec, mf *memfile.MemoryFile, log *s
 		case m.Type == "sysfs":
 			// An empty /sys for now; the host's must not show through.
 			fs = synth.NewFS("sysfs", 0x62656572, 0o555)
+		case m.Type == "tmpfs":
+			opts, _, err := tmpfs.ParseOptions(m.Options)
+			if err != nil {
+				return fmt.Errorf("mount %s: %w", m.Destination, err)
+			}
+			fs = tmpfs.New(mf, opts)
 		default:
 			log.Warn("mount not supported yet: skipped", "destination", m.Destination, "type", m.Type, "source", m.Source)
 			continue
@@ -124,9 +131,18 @@ func mountAll(k *kernel.Kernel, spec *specs.Spec, mf *memfile.MemoryFile, log *s
 		if at.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
 			return fmt.Errorf("mount %s: destination is not a directory", m.Destination)
 		}
-		ns.Mount(at, fs, m.Source, false)
+		ns.Mount(at, fs, m.Source, hasOption(m.Options, "ro"))
 	}
 	return nil
+}
+
+func hasOption(opts []string, o string) bool {
+	for _, x := range opts {
+		if x == o {
+			return true
+		}
+	}
+	return false
 }
 
 // loader starts the container's process on request.

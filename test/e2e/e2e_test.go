@@ -27,11 +27,12 @@ func TestMain(m *testing.M) {
 		os.Stderr.WriteString("e2e: bin/runsc missing: run `make build` (or `make test`)\n")
 		os.Exit(1)
 	}
-	dir, err := os.MkdirTemp("", "palisade-e2e-")
-	if err != nil {
+	// Not under the host's /tmp: the sandbox has its own tmpfs there.
+	binDir = filepath.Join(repoRoot, "test", "e2e", "build")
+	os.RemoveAll(binDir)
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		panic(err)
 	}
-	binDir = dir
 	srcs, _ := filepath.Glob(filepath.Join(repoRoot, "test", "e2e", "testdata", "*.c"))
 	for _, src := range srcs {
 		out := filepath.Join(binDir, strings.TrimSuffix(filepath.Base(src), ".c"))

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,7 +12,7 @@ import (
 func TestShell(t *testing.T) {
 	for _, tc := range []struct {
 		name, script, want string
-		code             int
+		code               int
 	}{
 		{"pipeline", "echo abc | tr a-c x-z", "xyz\n", 0},
 		{"background job", "(sleep 0.2; echo bg) & echo fg; wait", "fg\nbg\n", 0},
@@ -42,5 +43,31 @@ func TestPythonTasks(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "pause after itimer True") {
 		t.Errorf("setitimer + pause did not wait: %s", r.stdout)
+	}
+}
+
+// TestMultiprocessingPool runs a multiprocessing.Pool(4).map, which needs
+// fork, pipes, POSIX semaphores in /dev/shm and wait.
+func TestMultiprocessingPool(t *testing.T) {
+	script := filepath.Join(repoRoot, "test", "e2e", "testdata", "mp_pool.py")
+	r := do(t, nil, "/usr/bin/python3", script)
+	want := "sum 20540\nworkers>1 True\nparent not worker True\n"
+	if r.code != 0 || r.stdout != want {
+		t.Fatalf("multiprocessing pool: exit %d stdout %q want %q\nstderr: %s", r.code, r.stdout, want, r.stderr)
+	}
+}
+
+// TestMakeJ2 copies a three-file C project into the sandbox's /tmp, builds
+// it with make -j2 (make, gcc, cc1, as and ld running in parallel) and runs
+// the result.
+func TestMakeJ2(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatalf("make not installed: %v", err)
+	}
+	src := filepath.Join(repoRoot, "test", "e2e", "testdata", "cproj")
+	script := "cp -r " + src + " /tmp/p && make -s -C /tmp/p -j2 && /tmp/p/prog"
+	r := do(t, nil, "/bin/sh", "-c", script)
+	if r.code != 0 || r.stdout != "result 42\n" {
+		t.Fatalf("make -j2: exit %d stdout %q stderr %s", r.code, r.stdout, r.stderr)
 	}
 }

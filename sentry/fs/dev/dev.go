@@ -53,7 +53,6 @@ func (nullFile) Read(context.Context, []byte) (int, error)                { retu
 func (nullFile) PRead(context.Context, []byte, int64) (int, error)        { return 0, nil }
 func (nullFile) Write(_ context.Context, b []byte) (int, error)           { return len(b), nil }
 func (nullFile) PWrite(_ context.Context, b []byte, _ int64) (int, error) { return len(b), nil }
-func (nullFile) Stat(context.Context) (vfs.Statx, error)                  { return vfs.Statx{}, unix.ENOSYS }
 
 type zeroFile struct {
 	charDev
