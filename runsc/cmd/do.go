@@ -144,6 +144,18 @@ func doSpec(rootDir, cwd string, argv []string) *specs.Spec {
 	if !hasEnv(env, "PATH") {
 		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	}
+	mounts := []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc"},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs"},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs"},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "nodev", "mode=1777"}},
+	}
+	// A fresh /tmp would hide the working directory when that lies under
+	// /tmp (a checkout in /tmp, say); then /tmp comes from the root
+	// filesystem like any other directory.
+	if !under(cwd, "/tmp") {
+		mounts = append(mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}})
+	}
 	return &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
@@ -159,14 +171,14 @@ func doSpec(rootDir, cwd string, argv []string) *specs.Spec {
 		},
 		Root:     &specs.Root{Path: rootDir},
 		Hostname: hostname,
-		Mounts: []specs.Mount{
-			{Destination: "/proc", Type: "proc", Source: "proc"},
-			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs"},
-			{Destination: "/sys", Type: "sysfs", Source: "sysfs"},
-			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "nodev", "mode=1777"}},
-			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
-		},
+		Mounts:   mounts,
 	}
+}
+
+// under reports whether path is dir or lies beneath it.
+func under(path, dir string) bool {
+	path = filepath.Clean(path)
+	return path == dir || strings.HasPrefix(path, dir+"/")
 }
 
 func hasEnv(env []string, name string) bool {
