@@ -23,7 +23,6 @@ import (
 	"palisade.dev/runsc/specutils"
 	"palisade.dev/sentry/control"
 	"palisade.dev/sentry/fs/dev"
-	"palisade.dev/sentry/fs/gofer"
 	"palisade.dev/sentry/fs/host"
 	"palisade.dev/sentry/fs/proc"
 	"palisade.dev/sentry/fs/synth"
@@ -65,11 +64,11 @@ func Run(a Args) error {
 	if err != nil {
 		return fmt.Errorf("gofer connection: %w", err)
 	}
-	rootFS, err := gofer.New(client, mf)
+	rootFS, rootRO, err := rootFilesystem(a.Conf, a.Spec, client, mf)
 	if err != nil {
-		return fmt.Errorf("attach to gofer: %w", err)
+		return err
 	}
-	ns := vfs.NewMountNamespace(rootFS, "none", true)
+	ns := vfs.NewMountNamespace(rootFS, "none", rootRO)
 	k := kernel.New(p, mf, ns, syscalls.Table(), a.Log)
 	k.Strace = a.Conf.Strace
 	if a.Spec.Hostname != "" {

@@ -29,8 +29,10 @@ type Config struct {
 	Strace bool
 	// Platform names the platform: only "ptrace" exists.
 	Platform string
-	// Overlay says how the root filesystem is layered: only "none" (the
-	// root served read-only by the gofer) exists so far.
+	// Overlay says how the root filesystem is layered: "memory" (the
+	// default) puts a memory-backed upper layer over the gofer's root so
+	// that writes never reach the host; "none" writes through the gofer
+	// to the host root.
 	Overlay string
 	// SystemdCgroup is accepted for runc compatibility and ignored.
 	SystemdCgroup bool
@@ -45,7 +47,7 @@ func RegisterFlags(fs *flag.FlagSet) {
 	fs.String("debug-log", "", "additional location for logs of all sandbox processes; a directory ends with '/'; %ID% and %COMMAND% are substituted")
 	fs.Bool("strace", false, "log every system call the application makes (needs --debug-log or --log to be useful)")
 	fs.String("platform", "ptrace", "platform that runs application code: ptrace")
-	fs.String("overlay", "none", "root filesystem layering: none (the root is served read-only by the gofer)")
+	fs.String("overlay", "memory", "root filesystem layering: memory (writes stay in sandbox memory) or none (writes go through the gofer to the host root)")
 	fs.Bool("systemd-cgroup", false, "accepted for runc compatibility; ignored")
 }
 
@@ -69,8 +71,8 @@ func NewFromFlags(fs *flag.FlagSet) (*Config, error) {
 	if c.Platform != "ptrace" {
 		return nil, fmt.Errorf("invalid --platform %q: only ptrace is available", c.Platform)
 	}
-	if c.Overlay != "none" {
-		return nil, fmt.Errorf("invalid --overlay %q: only none is available (the root is read-only)", c.Overlay)
+	if c.Overlay != "memory" && c.Overlay != "none" {
+		return nil, fmt.Errorf("invalid --overlay %q: want memory or none", c.Overlay)
 	}
 	if c.RootDir == "" {
 		return nil, fmt.Errorf("--root must not be empty")
