@@ -22,15 +22,23 @@ var (
 func TestMain(m *testing.M) {
 	_, file, _, _ := runtime.Caller(0)
 	repoRoot = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-	runsc = filepath.Join(repoRoot, "bin", "runsc")
+	// E2E_RUNSC tests another build of runsc than bin/runsc.
+	runsc = os.Getenv("E2E_RUNSC")
+	if runsc == "" {
+		runsc = filepath.Join(repoRoot, "bin", "runsc")
+	}
 	if _, err := os.Stat(runsc); err != nil {
-		os.Stderr.WriteString("e2e: bin/runsc missing: run `make build` (or `make test`)\n")
+		os.Stderr.WriteString("e2e: " + runsc + " missing: run `make build` (or `make test`)\n")
 		os.Exit(1)
 	}
-	// Not under the host's /tmp: the sandbox has its own tmpfs there.
-	binDir = filepath.Join(repoRoot, "test", "e2e", "build")
-	os.RemoveAll(binDir)
-	if err := os.MkdirAll(binDir, 0o755); err != nil {
+	// Not under the host's /tmp: the sandbox has its own tmpfs there. One
+	// directory per run, so that runs can overlap.
+	if err := os.MkdirAll(filepath.Join(repoRoot, "test", "e2e", "build"), 0o755); err != nil {
+		panic(err)
+	}
+	var err error
+	binDir, err = os.MkdirTemp(filepath.Join(repoRoot, "test", "e2e", "build"), "run-")
+	if err != nil {
 		panic(err)
 	}
 	srcs, _ := filepath.Glob(filepath.Join(repoRoot, "test", "e2e", "testdata", "*.c"))
