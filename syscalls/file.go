@@ -51,7 +51,7 @@ func init() {
 	full(unix.SYS_DUP, Dup, FD)
 	full(unix.SYS_DUP2, Dup2, FD, FD)
 	full(unix.SYS_DUP3, Dup3, FD, FD, Hex)
-	partial(unix.SYS_FCNTL, Fcntl, "F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL only (no locks, owners, seals yet)", FD, Int, Hex)
+	partial(unix.SYS_FCNTL, Fcntl, "F_SETOWN* record the owner but no SIGIO/SIGURG is sent; no leases or F_NOTIFY", FD, Int, Hex)
 	partial(unix.SYS_IOCTL, Ioctl, "FIOCLEX/FIONCLEX/FIONBIO, and terminal TCGETS/TCSETS*/TIOCGWINSZ/TIOCSWINSZ on host TTYs", FD, Hex, Hex)
 	full(unix.SYS_STATFS, Statfs, Path, Ptr)
 	full(unix.SYS_FSTATFS, Fstatfs, FD, Ptr)
@@ -961,6 +961,14 @@ func Fcntl(t *kernel.Task, a args) (uintptr, error) {
 		return 0, nil
 	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
 		return pipeFcntl(t, f, cmd, a[2].Uint64())
+	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, fOFDGetlk, fOFDSetlk, fOFDSetlkw:
+		return fcntlLock(t, f, cmd, a[2].Pointer())
+	case unix.F_GETOWN, unix.F_SETOWN, unix.F_GETOWN_EX, unix.F_SETOWN_EX:
+		return fcntlOwner(t, f, cmd, a[2].Pointer())
+	case unix.F_GETSIG:
+		return 0, nil
+	case unix.F_GETLEASE:
+		return unix.F_UNLCK, nil
 	}
 	t.Kernel().LogUnimplemented(t, unix.SYS_FCNTL<<16|uintptr(cmd), "fcntl cmd "+itoa(int(cmd)), false)
 	return 0, unix.EINVAL

@@ -63,12 +63,22 @@ func (t *FDTable) NewFDAt(fd int, f *FileDescription, cloexec bool, limit int) (
 		return nil, unix.EBADF
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	old := t.set(fd, f, cloexec)
 	if fd == t.lowest {
 		t.lowest++
 	}
+	t.mu.Unlock()
+	if old != nil && old != f {
+		t.closed(old)
+	}
 	return old, nil
+}
+
+// closed drops the POSIX record locks the table's owner holds on a file
+// whose descriptor it closed: closing any descriptor of a file releases
+// them all, as POSIX says.
+func (t *FDTable) closed(f *FileDescription) {
+	ReleaseRecordLocks(f.vd.Dentry, t)
 }
 
 // Get returns the file at fd with a new reference, and its close-on-exec
@@ -99,8 +109,8 @@ func (t *FDTable) SetCloexec(fd int, cloexec bool) error {
 // drop.
 func (t *FDTable) Remove(fd int) *FileDescription {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if fd < 0 || fd >= len(t.files) || t.files[fd].file == nil {
+		t.mu.Unlock()
 		return nil
 	}
 	f := t.files[fd].file
@@ -108,6 +118,8 @@ func (t *FDTable) Remove(fd int) *FileDescription {
 	if fd < t.lowest {
 		t.lowest = fd
 	}
+	t.mu.Unlock()
+	t.closed(f)
 	return f
 }
 
@@ -126,6 +138,7 @@ func (t *FDTable) RemoveCloexec() {
 	}
 	t.mu.Unlock()
 	for _, f := range closed {
+		t.closed(f)
 		f.DecRef()
 	}
 }
@@ -139,6 +152,7 @@ func (t *FDTable) RemoveAll() {
 	t.mu.Unlock()
 	for _, e := range files {
 		if e.file != nil {
+			t.closed(e.file)
 			e.file.DecRef()
 		}
 	}

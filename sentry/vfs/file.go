@@ -96,6 +96,29 @@ type FileDescription struct {
 	hooksMu sync.Mutex
 	hooks   map[int]func()
 	nextID  int
+
+	// ofdLocked and flocked say the description took description record
+	// locks or a flock, to drop when it goes.
+	ofdLocked, flocked atomic.Bool
+
+	// owner is F_SETOWN's process or group (F_SETOWN_EX type and ID).
+	ownerMu   sync.Mutex
+	ownerType int32
+	ownerID   int32
+}
+
+// Owner returns the F_SETOWN_EX owner type and ID (0, 0 when unset).
+func (fd *FileDescription) Owner() (typ, id int32) {
+	fd.ownerMu.Lock()
+	defer fd.ownerMu.Unlock()
+	return fd.ownerType, fd.ownerID
+}
+
+// SetOwner records the process or process group that F_SETOWN names.
+func (fd *FileDescription) SetOwner(typ, id int32) {
+	fd.ownerMu.Lock()
+	fd.ownerType, fd.ownerID = typ, id
+	fd.ownerMu.Unlock()
 }
 
 // OnRelease arranges for fn to run when the last reference to the
@@ -146,6 +169,9 @@ func (fd *FileDescription) DecRef() {
 		fd.hooksMu.Unlock()
 		for _, h := range hooks {
 			h()
+		}
+		if fd.ofdLocked.Load() || fd.flocked.Load() {
+			releaseDescriptionLocks(fd)
 		}
 		fd.impl.Release()
 	}
