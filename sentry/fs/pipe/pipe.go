@@ -95,6 +95,10 @@ type Pipe struct {
 	uid, gid uint32
 	queue    waiter.Queue
 
+	// readMu serialises readers, so that a splice's Peek and Consume see
+	// the same bytes.
+	readMu sync.Mutex
+
 	// mu protects the fields below it.
 	mu sync.Mutex
 	// bufs are the slots in use, oldest first; bufs.len() <= slots.
@@ -195,6 +199,15 @@ func (p *Pipe) Unread() int {
 // read moves up to len(dst) bytes out of the pipe: 0 with no error is end
 // of file (empty, no writers); EAGAIN means empty with writers.
 func (p *Pipe) read(dst []byte) (int, error) {
+	p.readMu.Lock()
+	defer p.readMu.Unlock()
+	return p.take(dst, true)
+}
+
+// take copies up to len(dst) bytes from the front of the pipe, removing
+// them if consume is set. A read stops at the end of a packet and, when
+// consuming, discards the rest of it.
+func (p *Pipe) take(dst []byte, consume bool) (int, error) {
 	if len(dst) == 0 {
 		return 0, nil
 	}
@@ -208,14 +221,21 @@ func (p *Pipe) read(dst []byte) (int, error) {
 		return 0, unix.EAGAIN
 	}
 	total := 0
-	for total < len(dst) && p.bufs.len() > 0 {
-		b := p.bufs.at(0)
+	for i := 0; total < len(dst) && i < p.bufs.len(); {
+		b := p.bufs.at(i)
 		n := copy(dst[total:], b.data[b.off:b.off+b.n])
 		total += n
+		packet := b.packet
+		if !consume {
+			i++
+			if packet {
+				break
+			}
+			continue
+		}
 		b.off += n
 		b.n -= n
 		p.size -= n
-		packet := b.packet
 		if packet {
 			// The rest of the packet is discarded.
 			p.size -= b.n
@@ -228,10 +248,58 @@ func (p *Pipe) read(dst []byte) (int, error) {
 			break
 		}
 	}
+	if !consume {
+		p.mu.Unlock()
+		return total, nil
+	}
 	p.atime = now()
 	p.mu.Unlock()
 	p.queue.Notify(waiter.WritableEvents)
 	return total, nil
+}
+
+// Splicing (splice, tee, sendfile) reads a pipe in two steps, Peek then
+// Consume, so that bytes the destination didn't take stay in the pipe.
+// LockRead holds off other readers between the two.
+
+// LockRead keeps other readers out until UnlockRead.
+func (p *Pipe) LockRead() { p.readMu.Lock() }
+
+// UnlockRead ends LockRead.
+func (p *Pipe) UnlockRead() { p.readMu.Unlock() }
+
+// Peek copies up to len(dst) unread bytes without removing them, with
+// read's end-of-file and EAGAIN answers. The caller holds LockRead.
+func (p *Pipe) Peek(dst []byte) (int, error) { return p.take(dst, false) }
+
+// Consume removes the first n unread bytes, which the caller peeked
+// holding LockRead.
+func (p *Pipe) Consume(n int) {
+	for n > 0 {
+		var buf [PageSize]byte
+		k, _ := p.take(buf[:min(n, len(buf))], true)
+		if k == 0 {
+			return
+		}
+		n -= k
+	}
+}
+
+// Room returns how many bytes a write could take now (0 when full), or
+// EPIPE if no reader is left.
+func (p *Pipe) Room() (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.readers == 0 {
+		return 0, unix.EPIPE
+	}
+	room := (p.slots - p.bufs.len()) * PageSize
+	if p.bufs.len() > 0 {
+		if last := p.bufs.at(p.bufs.len() - 1); !last.packet {
+			room += PageSize - (last.off + last.n)
+		}
+	}
+	return room, nil
 }
 
 // write moves src into the pipe. It fails with EPIPE when there is no
