@@ -125,6 +125,9 @@ func readInto(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, o
 			break
 		}
 	}
+	if total > 0 {
+		vfs.NotifyFile(f.Dentry(), vfs.InAccess)
+	}
 	return total, nil
 }
 
@@ -172,6 +175,9 @@ func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, 
 		if w < c || cerr != nil {
 			break
 		}
+	}
+	if total > 0 {
+		vfs.NotifyFile(f.Dentry(), vfs.InModify)
 	}
 	return total, nil
 }
@@ -477,6 +483,7 @@ func openat(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 		if f, err = vd.Dentry.Open(t, vd, flags|unix.O_LARGEFILE); err != nil {
 			return 0, err
 		}
+		vfs.NotifyFile(vd.Dentry, vfs.InOpen)
 	}
 	defer f.DecRef()
 	limit := int(t.ThreadGroup().Limits().Get(kernel.RLIMIT_NOFILE).Cur)
@@ -501,6 +508,7 @@ func createFile(t *kernel.Task, dirfd int32, path string, mode uint32) (vfs.Virt
 	if err != nil {
 		return vfs.VirtualDentry{}, err
 	}
+	vfs.NotifyChild(parent.Dentry, vfs.InCreate, name, d)
 	return vfs.VirtualDentry{Mount: parent.Mount, Dentry: d}, nil
 }
 

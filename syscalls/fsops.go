@@ -149,6 +149,14 @@ func createNamed(t *kernel.Task, dirfd int32, pathAddr uintptr) (vfs.DirWriter, 
 	return dw, name, err
 }
 
+// notified reports mask on d if err is nil, and returns err.
+func notified(d vfs.Dentry, mask uint32, err error) error {
+	if err == nil {
+		vfs.NotifyFile(d, mask)
+	}
+	return err
+}
+
 // Mkdir implements mkdir(2).
 func Mkdir(t *kernel.Task, a args) (uintptr, error) {
 	return mkdirat(t, unix.AT_FDCWD, a[0].Pointer(), a[1].Uint())
@@ -164,7 +172,11 @@ func mkdirat(t *kernel.Task, dirfd int32, pathAddr uintptr, mode uint32) (uintpt
 	if err != nil {
 		return 0, err
 	}
-	return 0, dw.Mkdir(t, name, createOpts(t, vfs.S_IFDIR|mode&0o7777, 0))
+	if err := dw.Mkdir(t, name, createOpts(t, vfs.S_IFDIR|mode&0o7777, 0)); err != nil {
+		return 0, err
+	}
+	vfs.NotifyChild(dw.(vfs.Dentry), vfs.InCreate|vfs.InIsDir, name, nil)
+	return 0, nil
 }
 
 // Mknod implements mknod(2).
@@ -195,9 +207,16 @@ func mknodat(t *kernel.Task, dirfd int32, pathAddr uintptr, mode uint32, dev uin
 	}
 	if mode&vfs.S_IFMT == 0 || mode&vfs.S_IFMT == vfs.S_IFREG {
 		_, err = dw.Create(t, name, createOpts(t, vfs.S_IFREG|mode&0o7777, 0))
+		if err == nil {
+			vfs.NotifyChild(dw.(vfs.Dentry), vfs.InCreate, name, nil)
+		}
 		return 0, err
 	}
-	return 0, dw.Mknod(t, name, createOpts(t, mode, uint64(uint32(dev))|(dev>>32)<<32))
+	if err := dw.Mknod(t, name, createOpts(t, mode, uint64(uint32(dev))|(dev>>32)<<32)); err != nil {
+		return 0, err
+	}
+	vfs.NotifyChild(dw.(vfs.Dentry), vfs.InCreate, name, nil)
+	return 0, nil
 }
 
 // Symlink implements symlink(2).
@@ -222,7 +241,11 @@ func symlinkat(t *kernel.Task, targetAddr uintptr, dirfd int32, pathAddr uintptr
 	if err != nil {
 		return 0, err
 	}
-	return 0, dw.Symlink(t, name, target, createOpts(t, vfs.S_IFLNK|0o777, 0))
+	if err := dw.Symlink(t, name, target, createOpts(t, vfs.S_IFLNK|0o777, 0)); err != nil {
+		return 0, err
+	}
+	vfs.NotifyChild(dw.(vfs.Dentry), vfs.InCreate, name, nil)
+	return 0, nil
 }
 
 // Link implements link(2).
@@ -281,7 +304,12 @@ func linkat(t *kernel.Task, olddirfd int32, oldAddr uintptr, newdirfd int32, new
 	if err != nil {
 		return 0, err
 	}
-	return 0, dw.Link(t, name, target.Dentry)
+	if err := dw.Link(t, name, target.Dentry); err != nil {
+		return 0, err
+	}
+	vfs.NotifyFile(target.Dentry, vfs.InAttrib)
+	vfs.NotifyChild(dw.(vfs.Dentry), vfs.InCreate, name, nil)
+	return 0, nil
 }
 
 // removeNamed resolves path for removal and checks the parent and the
@@ -352,10 +380,37 @@ func unlinkat(t *kernel.Task, dirfd int32, pathAddr uintptr, flags int32) (uintp
 	if err != nil {
 		return 0, err
 	}
+	parent := dw.(vfs.Dentry)
+	victim, _ := parent.Lookup(t, name)
 	if dir {
-		return 0, dw.Rmdir(t, name)
+		err = dw.Rmdir(t, name)
+	} else {
+		err = dw.Unlink(t, name)
 	}
-	return 0, dw.Unlink(t, name)
+	if err != nil {
+		return 0, err
+	}
+	notifyRemoved(t, parent, name, victim)
+	return 0, nil
+}
+
+// notifyRemoved reports that name was removed from dir, in Linux's
+// order: IN_ATTRIB to a file's own watches (its link count changed),
+// IN_DELETE_SELF once the last link went (Linux waits for the last close
+// for that; here it comes at the unlink), then IN_DELETE to the
+// directory's watches.
+func notifyRemoved(t *kernel.Task, dir vfs.Dentry, name string, victim vfs.Dentry) {
+	if victim == nil {
+		return
+	}
+	isDir := victim.Mode()&vfs.S_IFMT == vfs.S_IFDIR
+	if !isDir {
+		vfs.NotifySelf(victim, vfs.InAttrib)
+	}
+	if st, err := victim.Stat(t); isDir || (err == nil && st.Nlink == 0) {
+		vfs.NotifyDeleted(victim)
+	}
+	vfs.NotifyChild(dir, vfs.InDelete, name, victim)
 }
 
 // Rename implements rename(2).
@@ -428,7 +483,19 @@ func renameat2(t *kernel.Task, olddirfd int32, oldAddr uintptr, newdirfd int32, 
 	if (strings.HasSuffix(oldPath, "/") || strings.HasSuffix(newPath, "/")) && victim.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
 		return 0, unix.ENOTDIR
 	}
-	return 0, odw.Rename(t, oldName, newParent.Dentry, newName, flags)
+	replaced, _ := newParent.Dentry.Lookup(t, newName)
+	if err := odw.Rename(t, oldName, newParent.Dentry, newName, flags); err != nil {
+		return 0, err
+	}
+	vfs.NotifyRename(oldParent.Dentry, oldName, newParent.Dentry, newName, victim)
+	if flags&exchange != 0 && replaced != nil {
+		vfs.NotifyRename(newParent.Dentry, newName, oldParent.Dentry, oldName, replaced)
+	} else if replaced != nil && replaced != victim {
+		if st, err := replaced.Stat(t); err == nil && (st.Nlink == 0 || replaced.Mode()&vfs.S_IFMT == vfs.S_IFDIR) {
+			vfs.NotifyDeleted(replaced)
+		}
+	}
+	return 0, nil
 }
 
 // setStatAt resolves dirfd+path (or the file dirfd with an empty path and
@@ -490,7 +557,7 @@ func chmodVD(t *kernel.Task, vd vfs.VirtualDentry, mode uint32) error {
 	if mode&unix.S_ISGID != 0 && !c.InGroup(st.GID) && !c.HasCapability(4) {
 		mode &^= unix.S_ISGID
 	}
-	return s.SetStat(t, vfs.SetStatOptions{Mask: vfs.STATX_MODE, Stat: vfs.Statx{Mode: st.Mode&vfs.S_IFMT | mode}, Creds: c})
+	return notified(vd.Dentry, vfs.InAttrib, s.SetStat(t, vfs.SetStatOptions{Mask: vfs.STATX_MODE, Stat: vfs.Statx{Mode: st.Mode&vfs.S_IFMT | mode}, Creds: c}))
 }
 
 // Chmod implements chmod(2).
@@ -568,7 +635,7 @@ func chownVD(t *kernel.Task, vd vfs.VirtualDentry, uid, gid uint32) error {
 		o.Mask |= vfs.STATX_MODE
 		o.Stat.Mode = m
 	}
-	return s.SetStat(t, o)
+	return notified(vd.Dentry, vfs.InAttrib, s.SetStat(t, o))
 }
 
 // Chown implements chown(2).
@@ -659,7 +726,7 @@ func setTimes(t *kernel.Task, vd vfs.VirtualDentry, times *[2]vfs.Timespec) erro
 	if o.Mask == 0 {
 		return nil
 	}
-	return s.SetStat(t, o)
+	return notified(vd.Dentry, vfs.InAttrib, s.SetStat(t, o))
 }
 
 // Utimensat implements utimensat(2).
@@ -764,7 +831,7 @@ func truncateVD(t *kernel.Task, vd vfs.VirtualDentry, length int64) error {
 	if err != nil {
 		return err
 	}
-	return s.SetStat(t, vfs.SetStatOptions{Mask: vfs.STATX_SIZE, Stat: vfs.Statx{Size: uint64(length)}, Creds: creds(t)})
+	return notified(vd.Dentry, vfs.InModify, s.SetStat(t, vfs.SetStatOptions{Mask: vfs.STATX_SIZE, Stat: vfs.Statx{Size: uint64(length)}, Creds: creds(t)}))
 }
 
 // Truncate implements truncate(2).
@@ -838,7 +905,7 @@ func Fallocate(t *kernel.Task, a args) (uintptr, error) {
 	if !ok {
 		return 0, unix.EOPNOTSUPP
 	}
-	return 0, al.Allocate(t, mode, off, length)
+	return 0, notified(f.Dentry(), vfs.InModify, al.Allocate(t, mode, off, length))
 }
 
 // Fsync implements fsync(2) and fdatasync(2).

@@ -108,12 +108,12 @@ func xattrAt(t *kernel.Task, a args, vd vfs.VirtualDentry, named, set bool) (uin
 		if err := xattrWritePermission(t, vd); err != nil {
 			return 0, err
 		}
-		return 0, x.SetXattr(t, name, string(v), flags)
+		return 0, notified(vd.Dentry, vfs.InAttrib, x.SetXattr(t, name, string(v), flags))
 	case unix.SYS_REMOVEXATTR, unix.SYS_LREMOVEXATTR, unix.SYS_FREMOVEXATTR:
 		if err := xattrWritePermission(t, vd); err != nil {
 			return 0, err
 		}
-		return 0, x.RemoveXattr(t, name)
+		return 0, notified(vd.Dentry, vfs.InAttrib, x.RemoveXattr(t, name))
 	default: // list
 		size := a[2].Uint64()
 		names, err := x.ListXattr(t, size)

@@ -173,6 +173,13 @@ func (fd *FileDescription) DecRef() {
 		if fd.ofdLocked.Load() || fd.flocked.Load() {
 			releaseDescriptionLocks(fd)
 		}
+		if watching.Load() && !fd.IsPath() {
+			if fd.Writable() {
+				NotifyFile(fd.vd.Dentry, InCloseWrite)
+			} else {
+				NotifyFile(fd.vd.Dentry, InCloseNo)
+			}
+		}
 		fd.impl.Release()
 	}
 }
