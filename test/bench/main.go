@@ -25,6 +25,12 @@ var benchmarks = []benchmark{
 	{"page fault (256 MiB, 1 write per page)", []string{"pagefault", "256"}},
 	{"fork + exit + wait", []string{"fork", "300"}},
 	{"thread create + join", []string{"thread", "1000"}},
+	// Files: a host file reached through the gofer (the root), and a
+	// tmpfs file (/dev/shm in both).
+	{"open + close (host file)", []string{"open", "20000", "/usr/share/common-licenses/GPL-3"}},
+	{"stat (host file)", []string{"stat", "50000", "/usr/share/common-licenses/GPL-3"}},
+	{"4 KiB pread (host file)", []string{"pread", "50000", "/usr/share/common-licenses/GPL-3"}},
+	{"sequential write, ns per MiB (tmpfs)", []string{"write", "256", "/dev/shm/palisade-bench"}},
 }
 
 func main() {
