@@ -10,6 +10,7 @@ import (
 
 	"palisade.dev/abi/linux"
 	"palisade.dev/sentry/kernel"
+	"palisade.dev/sentry/kernel/auth"
 	"palisade.dev/sentry/mm"
 	. "palisade.dev/sentry/strace"
 	"palisade.dev/sentry/vfs"
@@ -48,6 +49,7 @@ func init() {
 	full(unix.SYS_GETCWD, Getcwd, OutBuf, Int)
 	full(unix.SYS_CHDIR, Chdir, Path)
 	full(unix.SYS_FCHDIR, Fchdir, FD)
+	full(unix.SYS_CHROOT, Chroot, Path)
 	full(unix.SYS_DUP, Dup, FD)
 	full(unix.SYS_DUP2, Dup2, FD, FD)
 	full(unix.SYS_DUP3, Dup3, FD, FD, Hex)
@@ -790,14 +792,18 @@ func faccessat(t *kernel.Task, dirfd int32, pathAddr uintptr, mode uint32, flags
 	if flags&unix.AT_EACCESS != 0 {
 		uid, gid = c.EffectiveUID, c.EffectiveGID
 	}
-	if !mayAccess(st, uid, gid, c.InGroup(gid) || gid == st.GID, c.HasCapability(unix.CAP_DAC_OVERRIDE), mode) {
+	if !mayAccess(st, uid, gid, c.InGroup(gid) || gid == st.GID, c.HasCapability(unix.CAP_DAC_OVERRIDE), c.HasCapability(unix.CAP_DAC_READ_SEARCH), mode) {
 		return 0, unix.EACCES
 	}
 	return 0, nil
 }
 
 // mayAccess applies the classic Unix permission check.
-func mayAccess(st vfs.Statx, uid, gid uint32, inGroup, dacOverride bool, want uint32) bool {
+func mayAccess(st vfs.Statx, uid, gid uint32, inGroup, dacOverride, readSearch bool, want uint32) bool {
+	// CAP_DAC_READ_SEARCH: read any file, read and search any directory.
+	if readSearch && want&2 == 0 && (want&1 == 0 || st.Mode&vfs.S_IFMT == vfs.S_IFDIR) {
+		return true
+	}
 	if dacOverride {
 		// Root may do anything, except execute a file nobody may execute.
 		if want&1 != 0 && st.Mode&vfs.S_IFMT != vfs.S_IFDIR && st.Mode&0o111 == 0 {
@@ -853,14 +859,53 @@ func Chdir(t *kernel.Task, a args) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	vd, err := t.Resolve(unix.AT_FDCWD, path, true)
+	vd, err := searchableDir(t, path)
 	if err != nil {
 		return 0, err
 	}
-	if vd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
-		return 0, unix.ENOTDIR
-	}
 	t.FSContext().SetCwd(vd)
+	return 0, nil
+}
+
+// searchableDir resolves path to a directory the caller may search, as
+// chdir and chroot need.
+func searchableDir(t *kernel.Task, path string) (vfs.VirtualDentry, error) {
+	vd, err := t.Resolve(unix.AT_FDCWD, path, true)
+	if err != nil {
+		return vfs.VirtualDentry{}, err
+	}
+	return vd, mayEnter(t, vd)
+}
+
+// mayEnter checks that vd is a directory the caller may search.
+func mayEnter(t *kernel.Task, vd vfs.VirtualDentry) error {
+	if vd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
+		return unix.ENOTDIR
+	}
+	st, err := vd.Dentry.Stat(t)
+	if err != nil {
+		return err
+	}
+	if !mayAccessAs(t, st, 1) {
+		return unix.EACCES
+	}
+	return nil
+}
+
+// Chroot implements chroot(2).
+func Chroot(t *kernel.Task, a args) (uintptr, error) {
+	path, err := copyInPath(t, a[0].Pointer())
+	if err != nil {
+		return 0, err
+	}
+	vd, err := searchableDir(t, path)
+	if err != nil {
+		return 0, err
+	}
+	if !t.Credentials().HasCapability(auth.CAP_SYS_CHROOT) {
+		return 0, unix.EPERM
+	}
+	t.FSContext().SetRoot(vd)
 	return 0, nil
 }
 
@@ -872,8 +917,8 @@ func Fchdir(t *kernel.Task, a args) (uintptr, error) {
 	}
 	defer f.DecRef()
 	vd := f.VirtualDentry()
-	if vd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
-		return 0, unix.ENOTDIR
+	if err := mayEnter(t, vd); err != nil {
+		return 0, err
 	}
 	t.FSContext().SetCwd(vd)
 	return 0, nil

@@ -85,7 +85,7 @@ func creds(t *kernel.Task) *auth.Credentials { return t.Credentials() }
 // filesystem IDs, as file operations do.
 func mayAccessAs(t *kernel.Task, st vfs.Statx, want uint32) bool {
 	c := creds(t)
-	return mayAccess(st, c.FSUID, c.FSGID, c.InGroup(st.GID), c.HasCapability(auth.CAP_DAC_OVERRIDE), want)
+	return mayAccess(st, c.FSUID, c.FSGID, c.InGroup(st.GID), c.HasCapability(auth.CAP_DAC_OVERRIDE), c.HasCapability(auth.CAP_DAC_READ_SEARCH), want)
 }
 
 // writableDir returns the directory's writer after the checks every

@@ -4,16 +4,18 @@ import "golang.org/x/sys/unix"
 
 // Capability numbers used by the ID-changing rules.
 const (
-	CAP_CHOWN        = 0
-	CAP_DAC_OVERRIDE = 1
-	CAP_FOWNER       = 3
-	CAP_KILL         = 5
-	CAP_SETGID       = 6
-	CAP_SETUID       = 7
-	CAP_SETPCAP      = 8
-	CAP_SYS_ADMIN    = 21
-	CAP_SYS_NICE     = 23
-	CAP_SYS_RESOURCE = 24
+	CAP_CHOWN           = 0
+	CAP_DAC_OVERRIDE    = 1
+	CAP_DAC_READ_SEARCH = 2
+	CAP_FOWNER          = 3
+	CAP_KILL            = 5
+	CAP_SETGID          = 6
+	CAP_SETUID          = 7
+	CAP_SETPCAP         = 8
+	CAP_SYS_CHROOT      = 18
+	CAP_SYS_ADMIN       = 21
+	CAP_SYS_NICE        = 23
+	CAP_SYS_RESOURCE    = 24
 )
 
 // Copy returns a modifiable copy.
