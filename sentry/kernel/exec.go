@@ -28,9 +28,17 @@ func (t *Task) execve(filename string, argv, envv []string) error {
 	}
 	newMM.SetStackLimit(t.tg.limits.Get(RLIMIT_STACK).Cur)
 	creds := t.Credentials()
+	newCreds, secure := creds, false
 	res, err := loader.Load(t, loader.Args{
 		MM: newMM, Open: t.openExecutable, Filename: filename, Argv: argv, Envv: envv,
-		UID: creds.RealUID, EUID: creds.EffectiveUID, GID: creds.RealGID, EGID: creds.EffectiveGID,
+		Credentials: func(ctx context.Context, exe *vfs.FileDescription) (uint32, uint32, uint32, uint32, bool, error) {
+			st, err := exe.Stat(ctx)
+			if err != nil {
+				return 0, 0, 0, 0, false, err
+			}
+			newCreds, secure = creds.ForExec(st.Mode, st.UID, st.GID, t.NoNewPrivs())
+			return newCreds.RealUID, newCreds.EffectiveUID, newCreds.RealGID, newCreds.EffectiveGID, secure, nil
+		},
 	})
 	if err != nil {
 		newMM.DecUsers()
@@ -83,6 +91,10 @@ func (t *Task) execve(filename string, argv, envv []string) error {
 	t.altStack = AltStack{}
 	t.mu.Unlock()
 	t.SetComm(res.Comm)
+	t.SetCredentials(newCreds)
+	if secure {
+		t.SetDumpable(0)
+	}
 	t.clearTID = 0
 	t.robustList, t.robustLen = 0, 0
 	t.arch.ResetForExec(res.Entry, res.Stack)
@@ -134,8 +146,14 @@ func (t *Task) openExecutable(ctx context.Context, path string) (*vfs.FileDescri
 	if err != nil {
 		return nil, err
 	}
-	mode := vd.Dentry.Mode()
-	if mode&vfs.S_IFMT != vfs.S_IFREG || mode&0o111 == 0 {
+	if vd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFREG {
+		return nil, unix.EACCES
+	}
+	st, err := vd.Dentry.Stat(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !t.Credentials().MayExecute(st.Mode, st.UID, st.GID) {
 		return nil, unix.EACCES
 	}
 	return vd.Dentry.Open(t, vd, unix.O_RDONLY)

@@ -34,6 +34,12 @@ type Args struct {
 	Argv                 []string
 	Envv                 []string
 	UID, EUID, GID, EGID uint32
+	// Secure is AT_SECURE.
+	Secure bool
+	// Credentials, if set, is told the file finally executed (after any
+	// "#!" scripts) and returns the IDs and AT_SECURE the new program
+	// runs with (a set-user-ID program changes them).
+	Credentials func(ctx context.Context, exe *vfs.FileDescription) (uid, euid, gid, egid uint32, secure bool, err error)
 }
 
 // Result is where the program starts.
@@ -100,6 +106,13 @@ func Load(ctx context.Context, a Args) (*Result, error) {
 		}
 		fd = f
 		break
+	}
+	if a.Credentials != nil {
+		var err error
+		if a.UID, a.EUID, a.GID, a.EGID, a.Secure, err = a.Credentials(ctx, fd); err != nil {
+			fd.DecRef()
+			return nil, err
+		}
 	}
 	res, err := loadELF(ctx, a, fd, argv)
 	if err != nil {
@@ -520,7 +533,7 @@ func loadELF(ctx context.Context, a Args, fd *vfs.FileDescription, argv []string
 		linux.AT_EUID, uint64(a.EUID),
 		linux.AT_GID, uint64(a.GID),
 		linux.AT_EGID, uint64(a.EGID),
-		linux.AT_SECURE, 0,
+		linux.AT_SECURE, boolAux(a.Secure),
 		linux.AT_CLKTCK, 100,
 		linux.AT_HWCAP, hostAuxv(linux.AT_HWCAP),
 		linux.AT_HWCAP2, hostAuxv(linux.AT_HWCAP2),
@@ -571,6 +584,13 @@ func hostAuxv(key uint64) uint64 {
 		if uint64(kv[0]) == key {
 			return uint64(kv[1])
 		}
+	}
+	return 0
+}
+
+func boolAux(b bool) uint64 {
+	if b {
+		return 1
 	}
 	return 0
 }

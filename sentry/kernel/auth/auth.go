@@ -50,3 +50,71 @@ func (c *Credentials) InGroup(gid uint32) bool {
 	}
 	return false
 }
+
+// File mode bits that change credentials on exec.
+const (
+	modeSetUID = 0o4000
+	modeSetGID = 0o2000
+)
+
+// ForExec returns the credentials a task has after executing a file with
+// the given mode and owner, as Linux computes them for a file without
+// file capabilities: the set-user-ID and set-group-ID bits (ignored under
+// no_new_privs) change the effective IDs, and the saved and filesystem
+// IDs follow them; root (real or effective) gets its bounding set as
+// permitted capabilities, effective too when the effective UID is 0;
+// others keep only their ambient set, which a set-ID exec clears. secure
+// says AT_SECURE: the IDs differ or privilege was gained.
+func (c *Credentials) ForExec(mode, uid, gid uint32, noNewPrivs bool) (n *Credentials, secure bool) {
+	n = c.Copy()
+	if !noNewPrivs {
+		if mode&modeSetUID != 0 {
+			n.EffectiveUID = uid
+		}
+		// Set-group-ID without group execute marks mandatory locking,
+		// not a set-group-ID program.
+		if mode&(modeSetGID|0o010) == modeSetGID|0o010 {
+			n.EffectiveGID = gid
+		}
+	}
+	setID := n.EffectiveUID != c.EffectiveUID || n.EffectiveGID != c.EffectiveGID
+	n.SavedUID, n.FSUID = n.EffectiveUID, n.EffectiveUID
+	n.SavedGID, n.FSGID = n.EffectiveGID, n.EffectiveGID
+	if setID {
+		n.AmbientCaps = 0
+	}
+	if n.EffectiveUID == 0 || n.RealUID == 0 {
+		n.PermittedCaps = c.InheritableCaps | c.BoundingCaps | n.AmbientCaps
+	} else {
+		n.PermittedCaps = n.AmbientCaps
+	}
+	if noNewPrivs {
+		// Privilege can't grow under no_new_privs.
+		n.PermittedCaps &= c.PermittedCaps
+	}
+	if n.EffectiveUID == 0 {
+		n.EffectiveCaps = n.PermittedCaps
+	} else {
+		n.EffectiveCaps = n.AmbientCaps
+	}
+	secure = n.EffectiveUID != n.RealUID || n.EffectiveGID != n.RealGID ||
+		n.PermittedCaps&^c.PermittedCaps != 0 && n.RealUID != 0
+	return n, secure
+}
+
+// MayExecute reports whether c may execute a regular file with the given
+// mode and owner: the owner, group or other execute bit that applies to
+// the filesystem IDs, or any execute bit with CAP_DAC_OVERRIDE.
+func (c *Credentials) MayExecute(mode, uid, gid uint32) bool {
+	const capDACOverride = 1
+	if c.HasCapability(capDACOverride) {
+		return mode&0o111 != 0
+	}
+	switch {
+	case c.FSUID == uid:
+		return mode&0o100 != 0
+	case c.FSGID == gid || c.InGroup(gid):
+		return mode&0o010 != 0
+	}
+	return mode&0o001 != 0
+}
