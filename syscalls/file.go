@@ -1,6 +1,7 @@
 package syscalls
 
 import (
+	"context"
 	"encoding/binary"
 	"strings"
 	"sync"
@@ -28,8 +29,8 @@ func init() {
 	full(unix.SYS_PWRITEV, Pwritev, FD, Ptr, Int, Int)
 	partial(unix.SYS_PREADV2, Preadv2, "RWF_* flags are accepted and ignored", FD, Ptr, Int, Int, Int, Hex)
 	partial(unix.SYS_PWRITEV2, Pwritev2, "RWF_* flags are accepted and ignored", FD, Ptr, Int, Int, Int, Hex)
-	partial(unix.SYS_OPEN, Open, "no O_TMPFILE", Path, Hex, Oct)
-	partial(unix.SYS_OPENAT, Openat, "no O_TMPFILE", FD, Path, Hex, Oct)
+	partial(unix.SYS_OPEN, Open, "O_TMPFILE only on tmpfs", Path, Hex, Oct)
+	partial(unix.SYS_OPENAT, Openat, "O_TMPFILE only on tmpfs", FD, Path, Hex, Oct)
 	full(unix.SYS_CREAT, Creat, Path, Oct)
 	full(unix.SYS_CLOSE, Close, FD)
 	full(unix.SYS_CLOSE_RANGE, CloseRange, Int, Int, Hex)
@@ -420,7 +421,7 @@ func openat(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 		return 0, unix.EINVAL
 	}
 	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
-		return 0, unix.EOPNOTSUPP
+		return openTmpfile(t, dirfd, path, flags, mode)
 	}
 	follow := flags&unix.O_NOFOLLOW == 0
 	if flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
@@ -490,6 +491,44 @@ func openat(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 	defer f.DecRef()
 	limit := int(t.ThreadGroup().Limits().Get(kernel.RLIMIT_NOFILE).Cur)
 	fd, err := t.FDTable().NewFD(0, f, flags&unix.O_CLOEXEC != 0, limit)
+	return uintptr(fd), err
+}
+
+// tmpfiler is a directory that can make unnamed files (O_TMPFILE).
+type tmpfiler interface {
+	Tmpfile(ctx context.Context, mnt *vfs.Mount, flags uint32, o vfs.CreateOptions) (*vfs.FileDescription, error)
+}
+
+// openTmpfile implements open(2) with O_TMPFILE: an unnamed regular file
+// in the directory path names, which linkat(2) may later name unless
+// O_EXCL was given.
+func openTmpfile(t *kernel.Task, dirfd int32, path string, flags, mode uint32) (uintptr, error) {
+	if acc := flags & unix.O_ACCMODE; acc != unix.O_WRONLY && acc != unix.O_RDWR {
+		return 0, unix.EINVAL
+	}
+	if flags&unix.O_CREAT != 0 {
+		return 0, unix.EINVAL
+	}
+	vd, err := t.Resolve(dirfd, path, true)
+	if err != nil {
+		return 0, err
+	}
+	if vd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
+		return 0, unix.ENOTDIR
+	}
+	if _, err := writableDir(t, vd); err != nil {
+		return 0, err
+	}
+	tf, ok := vd.Dentry.(tmpfiler)
+	if !ok {
+		return 0, unix.EOPNOTSUPP
+	}
+	f, err := tf.Tmpfile(t, vd.Mount, flags|unix.O_LARGEFILE, createOpts(t, vfs.S_IFREG|mode&0o7777, 0))
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	fd, err := t.FDTable().NewFD(0, f, flags&unix.O_CLOEXEC != 0, nofile(t))
 	return uintptr(fd), err
 }
 

@@ -268,7 +268,8 @@ func linkat(t *kernel.Task, olddirfd int32, oldAddr uintptr, newdirfd int32, new
 	}
 	var target vfs.VirtualDentry
 	if oldPath == "" {
-		if flags&unix.AT_EMPTY_PATH == 0 {
+		// Naming a file by descriptor needs CAP_DAC_READ_SEARCH.
+		if flags&unix.AT_EMPTY_PATH == 0 || !t.Credentials().HasCapability(auth.CAP_DAC_READ_SEARCH) {
 			return 0, unix.ENOENT
 		}
 		f, err := getFile(t, olddirfd)
