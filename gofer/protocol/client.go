@@ -25,6 +25,8 @@ type Client struct {
 	out    []byte
 	in     []byte
 	broken error
+	// writable is what the last Rattach said.
+	writable bool
 }
 
 // NewClient returns a Client speaking on the connected SOCK_SEQPACKET
@@ -54,7 +56,18 @@ func (c *Client) Attach() (FID, Attr, error) {
 	if err := c.call("attach", &Tattach{}, &r); err != nil {
 		return 0, Attr{}, err
 	}
+	c.mu.Lock()
+	c.writable = r.Writable
+	c.mu.Unlock()
 	return r.FID, r.Attr, nil
+}
+
+// Writable reports whether the server said, when last attached to, that
+// it serves its tree read-write.
+func (c *Client) Writable() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writable
 }
 
 // Walk returns a new FID for the entry name of the directory dir. name is a

@@ -12,7 +12,7 @@
 // socket keeps message boundaries and no length prefix is needed on the wire.
 // Each request is one packet and each response is one packet, at most
 // MaxMessageSize bytes. Host file descriptors travel as SCM_RIGHTS control
-// messages on responses (Ropen); requests never carry descriptors.
+// messages on responses (Ropen, Rcreate); requests never carry descriptors.
 //
 // # Framing
 //
@@ -25,11 +25,13 @@
 // followed by the payload of that type. Payload fields are little-endian
 // fixed-size integers; strings and lists are a uint32 count followed by the
 // elements. A response is either the R* type matching the request or Rerror
-// carrying a Linux errno. New operations (create, mkdir, mknod, symlink,
-// link, unlink, rename, setstat, fsync, fallocate, xattrs, bind/connect) are
-// added as new T/R pairs with new type numbers; the framing does not change.
-// A server answers an unknown type with ENOSYS and a malformed payload with
-// EINVAL.
+// carrying a Linux errno. The operations that change the tree (create,
+// mkdir, mknod, symlink, link, unlink, rename, setattr, fsync, xattrs; see
+// write.go) are T/R pairs like the others; a server serving its tree
+// read-only answers them with EROFS, and says which it does in Rattach.
+// New operations are added as new T/R pairs with new type numbers; the
+// framing does not change. A server answers an unknown type with ENOSYS and
+// a malformed payload with EINVAL.
 //
 // # Imports
 //

@@ -80,6 +80,9 @@ func (*Tattach) decode(*decoder) {}
 type Rattach struct {
 	FID  FID
 	Attr Attr
+	// Writable reports that the server serves the tree read-write: it
+	// carries out the operations of write.go instead of answering EROFS.
+	Writable bool
 }
 
 // Type implements Message.
@@ -88,11 +91,13 @@ func (*Rattach) Type() MsgType { return MsgRattach }
 func (m *Rattach) encode(e *encoder) {
 	e.fid(m.FID)
 	e.attr(&m.Attr)
+	e.boolean(m.Writable)
 }
 
 func (m *Rattach) decode(d *decoder) {
 	m.FID = d.newFID()
 	d.attr(&m.Attr)
+	m.Writable = d.boolean()
 }
 
 // Twalk asks for a new FID for the entry Name of the directory Dir. Name is

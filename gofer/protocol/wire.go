@@ -42,6 +42,34 @@ const (
 	MsgRstatfs   MsgType = 15
 	MsgTclunk    MsgType = 16
 	MsgRclunk    MsgType = 17
+
+	// Operations of a writable tree (write.go).
+	MsgTcreate      MsgType = 18
+	MsgRcreate      MsgType = 19
+	MsgTmkdir       MsgType = 20
+	MsgRmkdir       MsgType = 21
+	MsgTmknod       MsgType = 22
+	MsgRmknod       MsgType = 23
+	MsgTsymlink     MsgType = 24
+	MsgRsymlink     MsgType = 25
+	MsgTlink        MsgType = 26
+	MsgRlink        MsgType = 27
+	MsgTunlink      MsgType = 28
+	MsgRunlink      MsgType = 29
+	MsgTrename      MsgType = 30
+	MsgRrename      MsgType = 31
+	MsgTsetattr     MsgType = 32
+	MsgRsetattr     MsgType = 33
+	MsgTfsync       MsgType = 34
+	MsgRfsync       MsgType = 35
+	MsgTgetxattr    MsgType = 36
+	MsgRgetxattr    MsgType = 37
+	MsgTsetxattr    MsgType = 38
+	MsgRsetxattr    MsgType = 39
+	MsgTlistxattr   MsgType = 40
+	MsgRlistxattr   MsgType = 41
+	MsgTremovexattr MsgType = 42
+	MsgRremovexattr MsgType = 43
 )
 
 // Header is the fixed part that starts every message.
@@ -132,6 +160,9 @@ func DecodeRequest(b []byte) (Header, Message, error) {
 	case MsgTclunk:
 		m = &Tclunk{}
 	default:
+		m = newWriteRequest(h.Type)
+	}
+	if m == nil {
 		return h, nil, unix.ENOSYS
 	}
 	if err := Unmarshal(payload, m); err != nil {

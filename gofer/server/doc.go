@@ -13,7 +13,20 @@
 //     for the root), never by an absolute path or /proc/self/fd, checks that
 //     the same inode was opened, and only for regular files and directories:
 //     device nodes, FIFOs and sockets get EACCES, symlinks ELOOP.
-//   - The tree is served read-only: opening for writing gets EROFS.
+//   - Changes (write.go) name one component in a directory the server
+//     holds and use calls that never follow a final symlink: O_CREAT|O_EXCL,
+//     mkdirat, mknodat, symlinkat, linkat, unlinkat, renameat2; attributes
+//     change on the node's own O_PATH descriptor (fchownat, fchmodat2,
+//     utimensat with AT_EMPTY_PATH), or on a descriptor re-opened with
+//     O_NOFOLLOW and checked to be the node (truncate, fsync). Only user.*
+//     extended attributes are served. New nodes get the owner the sentry
+//     names (the caller's filesystem IDs).
+//   - Renames and unlinks done here keep each node's parent and name right,
+//     so a FID follows its file; a node whose name was taken away (from
+//     here or outside) can't be re-opened (ESTALE).
+//   - By default the tree is served read-only: every change, and opening
+//     for writing, gets EROFS. ServeWith with Options.Writable serves it
+//     read-write (runsc --overlay=none with a writable root).
 //
 // # Imports
 //

@@ -61,9 +61,23 @@ func (s *server) walk(dirFID protocol.FID, name string) (protocol.FID, protocol.
 		unix.Close(fd)
 		return 0, protocol.Attr{}, err
 	}
-	n := newNode(fd, dir, name, &st)
+	// FIDs of one entry share its node, so that a rename or unlink keeps
+	// all of them right.
+	if c := dir.children[name]; c != nil && c.dev == uint64(st.Dev) && c.ino == st.Ino {
+		unix.Close(fd)
+		c.refs++
+		return s.newFID(c), attrOf(&st), nil
+	}
+	return s.newFID(s.addChild(dir, name, fd, &st)), attrOf(&st), nil
+}
+
+// addChild returns a new node for the O_PATH descriptor fd, whose stat is
+// st, found or made as name in dir, with one reference for the caller.
+func (s *server) addChild(dir *node, name string, fd int, st *unix.Stat_t) *node {
+	n := newNode(fd, dir, name, st)
 	dir.refs++
-	return s.newFID(n), attrOf(&st), nil
+	indexChild(dir, name, n)
+	return n
 }
 
 // stat returns the attributes of fid, not following a symlink.
@@ -80,7 +94,8 @@ func (s *server) stat(fid protocol.FID) (protocol.Attr, error) {
 }
 
 // open opens fid with the open(2) flags flags and returns the new descriptor.
-// Only regular files and directories are opened, and only for reading.
+// Only regular files and directories are opened, and regular files for
+// writing (or with O_TRUNC) only when the tree is served read-write.
 func (s *server) open(fid protocol.FID, flags int) (int, error) {
 	n, err := s.lookup(fid)
 	if err != nil {
@@ -90,15 +105,22 @@ func (s *server) open(fid protocol.FID, flags int) (int, error) {
 	switch {
 	case flags&^openKnown != 0 || acc == unix.O_ACCMODE:
 		return -1, unix.EINVAL
-	case flags&openCreate != 0:
+	case flags&openCreate != 0 && !s.writable:
 		return -1, unix.EROFS
+	case flags&unix.O_TMPFILE == unix.O_TMPFILE:
+		return -1, unix.EOPNOTSUPP
+	case flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL:
+		// The node exists; Tcreate makes new ones.
+		return -1, unix.EEXIST
 	}
+	trunc := false
 	switch n.typ {
 	case unix.S_IFREG:
 		if flags&unix.O_DIRECTORY != 0 {
 			return -1, unix.ENOTDIR
 		}
-		if acc != unix.O_RDONLY || flags&unix.O_TRUNC != 0 {
+		trunc = flags&unix.O_TRUNC != 0
+		if (acc != unix.O_RDONLY || trunc) && !s.writable {
 			return -1, unix.EROFS
 		}
 	case unix.S_IFDIR:
@@ -113,9 +135,24 @@ func (s *server) open(fid protocol.FID, flags int) (int, error) {
 		// Device nodes, FIFOs and sockets of the host stay on the host.
 		return -1, unix.EACCES
 	}
-	fd, err := s.reopen(n, flags&openPass)
+	if trunc && acc == unix.O_RDONLY {
+		// Linux truncates on O_RDONLY|O_TRUNC too; the descriptor that
+		// does it must be writable, and the one donated is not.
+		if err := s.truncate(n, 0); err != nil {
+			return -1, err
+		}
+		trunc = false
+	}
+	fd, err := s.reopen(n, acc|flags&openPass)
 	if err != nil {
 		return -1, err
+	}
+	if trunc {
+		// Truncated only now that the inode is known to be n's.
+		if err := ftruncate(fd, 0); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
 	}
 	if flags&unix.O_NONBLOCK == 0 {
 		// reopen always opens non-blocking; restore what was asked for.
@@ -131,21 +168,28 @@ func (s *server) open(fid protocol.FID, flags int) (int, error) {
 	return fd, nil
 }
 
-// reopen opens n for reading with the extra flags, relative to its parent's
-// descriptor (or as "." of itself for the root), and checks that the inode
-// opened is still n's: ESTALE if the name now refers to something else.
+// reopen opens n with the access mode and extra flags of flags, relative to
+// its parent's descriptor (or as "." of itself for the root), and checks
+// that the inode opened is still n's: ESTALE if the name now refers to
+// something else.
 //
 // It always adds O_NOFOLLOW, O_NONBLOCK and O_NOCTTY, so that a node
 // replaced by a symlink is not followed and one replaced by a FIFO or a
 // terminal neither blocks the server nor becomes its controlling terminal
-// before the check.
+// before the check. It never passes O_TRUNC or O_CREAT: a node replaced by
+// another must not be truncated or made.
 func (s *server) reopen(n *node, flags int) (int, error) {
-	flags |= unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
+	flags &^= unix.O_TRUNC | unix.O_CREAT | unix.O_EXCL
+	flags |= unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
 	if n.typ == unix.S_IFDIR {
 		flags |= unix.O_DIRECTORY
 	}
 	dirfd, name := n.fd, "."
 	if n.parent != nil {
+		if n.parent.children[n.name] != n {
+			// Its name was taken away (unlinked, or replaced).
+			return -1, unix.ESTALE
+		}
 		dirfd, name = n.parent.fd, n.name
 	}
 	fd, err := openat(dirfd, name, flags)
@@ -176,7 +220,7 @@ func (s *server) readdir(dirFID protocol.FID, off uint64) (*protocol.Rreaddir, e
 	}
 	// A fresh descriptor per request keeps no directory position in the
 	// server; the offset says where to continue.
-	fd, err := s.reopen(n, 0)
+	fd, err := s.reopen(n, unix.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}

@@ -22,13 +22,26 @@ type node struct {
 	dev, ino uint64
 	// refs counts FIDs and child nodes that refer to the node.
 	refs int
+	// children indexes the nodes walked from (or made in) this directory
+	// whose name there still refers to them, so that a rename or unlink
+	// done here can keep their parent and name right. A node whose name
+	// was taken away is in no index: it can no longer be re-opened.
+	children map[string]*node
+}
+
+// Options say how a tree is served.
+type Options struct {
+	// Writable serves the tree read-write: the operations that change it
+	// are carried out instead of answered with EROFS.
+	Writable bool
 }
 
 // server is the state of one connection.
 type server struct {
-	conn *protocol.Conn
-	root *node
-	fids map[protocol.FID]*node
+	conn     *protocol.Conn
+	root     *node
+	writable bool
+	fids     map[protocol.FID]*node
 	// next is the next FID to hand out; FIDs are never reused.
 	next protocol.FID
 
@@ -37,13 +50,19 @@ type server struct {
 	dents []byte // getdents64 buffer
 }
 
-// Serve serves the tree rooted at rootFD (an O_PATH or O_DIRECTORY fd) on the
-// connected socket sockFD until the peer closes it. It returns nil on a clean EOF.
+// Serve serves the tree rooted at rootFD (an O_PATH or O_DIRECTORY fd)
+// read-only on the connected socket sockFD until the peer closes it. It
+// returns nil on a clean EOF.
 //
 // rootFD must refer to a directory. Serve neither closes nor keeps sockFD and
 // rootFD; it works on duplicates, which it closes with every FID's
 // descriptor when it returns. sockFD is left in non-blocking mode.
 func Serve(sockFD int, rootFD int) error {
+	return ServeWith(sockFD, rootFD, Options{})
+}
+
+// ServeWith is Serve with options.
+func ServeWith(sockFD int, rootFD int, o Options) error {
 	rfd, err := openat(rootFD, ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("gofer: open root: %w", err)
@@ -65,13 +84,14 @@ func Serve(sockFD int, rootFD int) error {
 		return err
 	}
 	s := &server{
-		conn:  conn,
-		root:  root,
-		fids:  make(map[protocol.FID]*node),
-		next:  1,
-		in:    make([]byte, protocol.MaxMessageSize),
-		out:   make([]byte, 0, protocol.MaxMessageSize),
-		dents: make([]byte, 32<<10),
+		conn:     conn,
+		root:     root,
+		writable: o.Writable,
+		fids:     make(map[protocol.FID]*node),
+		next:     1,
+		in:       make([]byte, protocol.MaxMessageSize),
+		out:      make([]byte, 0, protocol.MaxMessageSize),
+		dents:    make([]byte, 32<<10),
 	}
 	defer s.release()
 	return s.serve()
@@ -141,7 +161,7 @@ func (s *server) dispatch(req protocol.Message) (protocol.Message, int, error) {
 	switch req := req.(type) {
 	case *protocol.Tattach:
 		fid, attr, err := s.attach()
-		return &protocol.Rattach{FID: fid, Attr: attr}, -1, err
+		return &protocol.Rattach{FID: fid, Attr: attr, Writable: s.writable}, -1, err
 	case *protocol.Twalk:
 		fid, attr, err := s.walk(req.Dir, req.Name)
 		return &protocol.Rwalk{FID: fid, Attr: attr}, -1, err
@@ -163,7 +183,7 @@ func (s *server) dispatch(req protocol.Message) (protocol.Message, int, error) {
 	case *protocol.Tclunk:
 		return &protocol.Rclunk{}, -1, s.clunk(req.FID)
 	}
-	return nil, -1, unix.ENOSYS
+	return s.dispatchWrite(req)
 }
 
 // errorResponse returns the Rerror for err: its errno, or EIO for an error
@@ -211,8 +231,36 @@ func (s *server) decRef(n *node) {
 		}
 		unix.Close(n.fd)
 		n.fd = -1
+		if p := n.parent; p != nil && p.children[n.name] == n {
+			delete(p.children, n.name)
+		}
 		n = n.parent
 	}
+}
+
+// indexChild records c as the node that name in dir refers to, in place
+// of any node recorded there before.
+func indexChild(dir *node, name string, c *node) {
+	if dir.children == nil {
+		dir.children = make(map[string]*node)
+	}
+	dir.children[name] = c
+}
+
+// detachChild forgets the node recorded for name in dir, whose name no
+// longer refers to it.
+func detachChild(dir *node, name string) {
+	delete(dir.children, name)
+}
+
+// moveNode makes n the node at name in dir (its new place after a rename),
+// moving its reference from its old parent.
+func (s *server) moveNode(n *node, dir *node, name string) {
+	old := n.parent
+	dir.refs++
+	n.parent, n.name = dir, name
+	indexChild(dir, name, n)
+	s.decRef(old)
 }
 
 // newFID returns a new FID for n, which takes over one reference to n.

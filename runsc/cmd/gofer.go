@@ -14,9 +14,10 @@ import (
 // Gofer implements the internal "runsc gofer": the process that serves
 // one host directory tree to the sentry.
 type Gofer struct {
-	root  string
-	ioFD  int
-	logFD int
+	root     string
+	ioFD     int
+	logFD    int
+	writable bool
 }
 
 // Name implements subcommands.Command.
@@ -28,13 +29,14 @@ func (*Gofer) Synopsis() string {
 }
 
 // Usage implements subcommands.Command.
-func (*Gofer) Usage() string { return "gofer --root DIR --io-fd N\n" }
+func (*Gofer) Usage() string { return "gofer --root DIR --io-fd N [--rw]\n" }
 
 // SetFlags implements subcommands.Command.
 func (g *Gofer) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&g.root, "root", "", "directory tree to serve")
 	f.IntVar(&g.ioFD, "io-fd", -1, "FD of the connection to the sentry")
 	f.IntVar(&g.logFD, "log-fd", -1, "FD to write logs to")
+	f.BoolVar(&g.writable, "rw", false, "serve the tree read-write (--overlay=none with a writable root); read-only otherwise")
 }
 
 // Execute implements subcommands.Command.
@@ -62,8 +64,11 @@ func (g *Gofer) Execute(ctx context.Context, f *flag.FlagSet, args ...any) subco
 	if err != nil {
 		return Errorf(conf, "gofer: open root: %v", err)
 	}
-	log.Debug("gofer serving", "root", g.root)
-	if err := server.Serve(g.ioFD, rootFD); err != nil {
+	// The sentry applies the application's umask; new files get the
+	// modes it asks for.
+	unix.Umask(0)
+	log.Debug("gofer serving", "root", g.root, "writable", g.writable)
+	if err := server.ServeWith(g.ioFD, rootFD, server.Options{Writable: g.writable}); err != nil {
 		return Errorf(conf, "gofer: %v", err)
 	}
 	return subcommands.ExitSuccess

@@ -105,7 +105,13 @@ func Create(a CreateArgs) (s *Sandbox, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	g := exec.Command(self, append(a.Conf.ToFlags(), "gofer", "--root", a.Spec.Root.Path, "--io-fd=3", logFDFlag(goferLog, 4))...)
+	goferArgs := append(a.Conf.ToFlags(), "gofer", "--root", a.Spec.Root.Path, "--io-fd=3", logFDFlag(goferLog, 4))
+	if a.Conf.Overlay == "none" && !a.Spec.Root.Readonly {
+		// Writes to the root go through the gofer to the host; with the
+		// memory overlay they stay in the sandbox and the gofer only reads.
+		goferArgs = append(goferArgs, "--rw")
+	}
+	g := exec.Command(self, goferArgs...)
 	g.Args[0] = "runsc-gofer"
 	g.ExtraFiles = []*os.File{goferEnd, logOrNull(goferLog)}
 	g.Stderr = os.Stderr

@@ -1,26 +1,49 @@
 // Package gofer is the sentry's client filesystem for a tree served by a
-// gofer process (package gofer/server) over gofer/protocol. The tree is
-// read-only for now.
+// gofer process (package gofer/server) over gofer/protocol. The gofer says
+// when attached whether it serves the tree read-write (--overlay=none with
+// a writable root); otherwise every change is EROFS.
 //
-// Dentries are cached for the life of the mount with the attributes read
-// when they were walked. Regular files are opened through the gofer, which
-// donates a host FD per open file; reads go straight to that FD. Files that
-// are mapped share a page cache in the memory file. Directories are listed
-// through the protocol; the sentry never holds a host directory FD.
+// Dentries are cached for the life of the mount and each holds a FID.
+// Dentries that name the same host inode (hard links) share an inode, which
+// holds the attributes and, for a regular file, its page cache. Attributes
+// are those read when the node was walked, kept up to date by the changes
+// made through this filesystem; after a write to a regular file they are
+// re-read from the host (from an open host FD when there is one).
 //
-// Lock order: dentry.mu, then mm.PageCache.mu.
+// Regular files are opened through the gofer, which donates a host FD per
+// open file; reads and writes go straight to that FD with pread/pwrite
+// (the sentry's own I/O on its own descriptor, not an application system
+// call passed through). Directories are listed, and every change to the
+// tree is made, through the protocol; the sentry never opens a host path.
+//
+// # Mappings
+//
+// mm maps only memory-file pages, so a mapped file's pages are copied into
+// the memory file: the inode's page cache, shared by every mapping and by
+// every open file of the inode. While the cache exists, reads of cached
+// ranges come from it and writes go both to the host file and into it, so
+// read(2), write(2) and MAP_SHARED mappings in the sandbox all see one
+// file. Pages written through a shared writable mapping reach the host file
+// on fsync(2), when a description of the file is closed, and when the last
+// mapping goes (munmap, exit, exec); mm does not yet tell mappables about
+// msync(2), which Sync below is ready for.
+//
+// Lock order: Filesystem.renameMu, then dentry.mu, then inode.mu, then
+// Filesystem.inodesMu; mm.MemoryManager.mu comes before inode.mu (Translate
+// and DecMappings are called with it held). No code holds two dentry.mu
+// but Rename, which holds renameMu for writing.
 package gofer
 
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"palisade.dev/gofer/protocol"
-	"palisade.dev/platform"
 	"palisade.dev/sentry/memfile"
-	"palisade.dev/sentry/mm"
+	"palisade.dev/sentry/segment"
 	"palisade.dev/sentry/vfs"
 )
 
@@ -30,6 +53,18 @@ type Filesystem struct {
 	mf     *memfile.MemoryFile
 	dev    uint32
 	root   *dentry
+	// writable is set if the gofer serves the tree read-write.
+	writable bool
+
+	// renameMu is held for writing by Rename and for reading by whatever
+	// reads a dentry's name or parent.
+	renameMu sync.RWMutex
+
+	inodesMu sync.Mutex
+	// inodes holds every inode something pins, by host device and inode
+	// number. While it is pinned, the host inode cannot be freed and its
+	// number cannot name another file.
+	inodes map[inoKey]*inode
 }
 
 var _ vfs.Filesystem = (*Filesystem)(nil)
@@ -40,7 +75,7 @@ func New(client *protocol.Client, mf *memfile.MemoryFile) (*Filesystem, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs := &Filesystem{client: client, mf: mf, dev: vfs.NewAnonDev()}
+	fs := &Filesystem{client: client, mf: mf, dev: vfs.NewAnonDev(), writable: client.Writable(), inodes: make(map[inoKey]*inode)}
 	fs.root = fs.newDentry(fid, attr, "", nil)
 	return fs, nil
 }
@@ -51,49 +86,268 @@ func (fs *Filesystem) Name() string { return "9p" }
 // Root implements vfs.Filesystem.Root.
 func (fs *Filesystem) Root() vfs.Dentry { return fs.root }
 
+// Writable reports whether the gofer serves the tree read-write.
+func (fs *Filesystem) Writable() bool { return fs.writable }
+
 // Statfs implements vfs.Filesystem.Statfs.
 func (fs *Filesystem) Statfs(ctx context.Context) (vfs.Statfs, error) {
-	s, err := fs.client.Statfs(fs.root.fid)
+	s, err := fs.client.Statfs(fs.root.getFID())
 	if err != nil {
 		return vfs.Statfs{}, err
 	}
-	return vfs.Statfs{
+	st := vfs.Statfs{
 		Type:  0x01021997, // V9FS_MAGIC, as gVisor's gofer mounts report
 		Bsize: s.Bsize, Blocks: s.Blocks, Bfree: s.Bfree, Bavail: s.Bavail,
 		Files: s.Files, Ffree: s.Ffree, Namelen: uint64(s.Namelen), Frsize: s.Frsize,
-		Flags: 1, // ST_RDONLY
-	}, nil
+	}
+	if !fs.writable {
+		st.Flags = 1 // ST_RDONLY
+	}
+	return st, nil
+}
+
+// Sync writes every page that a shared writable mapping may have changed
+// back to the host files. The sandbox should call it before it goes, for
+// mappings of processes still alive then.
+func (fs *Filesystem) Sync(ctx context.Context) error {
+	fs.inodesMu.Lock()
+	ins := make([]*inode, 0, len(fs.inodes))
+	for _, in := range fs.inodes {
+		ins = append(ins, in)
+	}
+	fs.inodesMu.Unlock()
+	var first error
+	for _, in := range ins {
+		in.mu.Lock()
+		err := in.writebackLocked(0, ^uint64(0))
+		in.mu.Unlock()
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// inoKey identifies a host inode.
+type inoKey struct{ dev, ino uint64 }
+
+// inode is a host file as the sentry knows it, shared by its dentries.
+type inode struct {
+	fs  *Filesystem
+	key inoKey
+	// mode is attr.Mode, readable without mu. The type never changes.
+	mode atomic.Uint32
+	// refs counts what pins the host inode: dentries that hold a FID,
+	// open regular files and the page cache's descriptor. Protected by
+	// fs.inodesMu.
+	refs int
+	// cached is set while the page cache exists (cacheFD >= 0).
+	cached atomic.Bool
+
+	// mu protects the fields below.
+	mu sync.Mutex
+	// attr are the attributes. Mode is kept in mode too.
+	attr protocol.Attr
+	// stale is set when the host changed attributes (times, blocks) that
+	// attr doesn't show yet; Stat reads them again.
+	stale bool
+	// target caches a symlink's target.
+	target *string
+	// files are the open regular files of the inode.
+	files map[*regularFile]struct{}
+
+	// The page cache of a mapped regular file: pages maps page-aligned
+	// file offsets to memory-file offsets, each page holding one
+	// memory-file reference for the cache. It exists while mappings > 0.
+	pages    segment.Set[uint64, pageOps]
+	mappings int
+	// cacheFD is the cache's own host descriptor, writable if
+	// cacheWritable, or -1.
+	cacheFD       int
+	cacheWritable bool
+	// sharedWrite is set once a shared mapping that may write exists:
+	// the cache may then hold changes the host file lacks.
+	sharedWrite bool
+}
+
+// getInode returns the inode of the host file attr describes, with a
+// reference for the caller, refreshing its attributes with attr.
+func (fs *Filesystem) getInode(attr protocol.Attr) *inode {
+	key := inoKey{attr.Dev, attr.Ino}
+	fs.inodesMu.Lock()
+	in, ok := fs.inodes[key]
+	if !ok {
+		in = &inode{fs: fs, key: key, attr: attr, cacheFD: -1}
+		in.mode.Store(attr.Mode)
+		fs.inodes[key] = in
+	}
+	in.refs++
+	fs.inodesMu.Unlock()
+	if ok {
+		in.mu.Lock()
+		in.setAttrLocked(attr)
+		in.mu.Unlock()
+	}
+	return in
+}
+
+// incRef takes a reference on in.
+func (in *inode) incRef() {
+	in.fs.inodesMu.Lock()
+	in.refs++
+	in.fs.inodesMu.Unlock()
+}
+
+// decRef drops a reference on in; with the last, the inode is forgotten.
+func (in *inode) decRef() {
+	fs := in.fs
+	fs.inodesMu.Lock()
+	defer fs.inodesMu.Unlock()
+	in.refs--
+	if in.refs < 0 {
+		panic("gofer: inode reference count below zero")
+	}
+	if in.refs == 0 && fs.inodes[in.key] == in {
+		delete(fs.inodes, in.key)
+	}
+}
+
+// setAttrLocked replaces the attributes.
+//
+// Preconditions: in.mu is held.
+func (in *inode) setAttrLocked(a protocol.Attr) {
+	if in.mappings > 0 && a.Size != in.attr.Size {
+		// While mapped, the cache is the file: a size changed behind the
+		// sandbox's back would leave it reading stale pages.
+		in.resizeLocked(uint64(a.Size))
+	}
+	in.attr = a
+	in.mode.Store(a.Mode)
+	in.stale = false
+}
+
+// refreshLocked reads the attributes again if they are stale, from a host
+// descriptor of the inode if one is open, or through d's FID.
+//
+// Preconditions: in.mu is held.
+func (in *inode) refreshLocked(d *dentry) {
+	if !in.stale {
+		return
+	}
+	fd := in.cacheFD
+	for f := range in.files {
+		fd = f.hostFD
+		break
+	}
+	if fd >= 0 {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil {
+			in.setAttrLocked(attrOfStat(&st))
+			return
+		}
+	}
+	if fid := d.getFID(); fid != 0 {
+		if a, err := in.fs.client.Stat(fid); err == nil {
+			in.setAttrLocked(a)
+		}
+	}
+}
+
+// touchLocked records that the host set the change time, and the
+// modification time if mtime, to now (a directory whose entries changed).
+//
+// Preconditions: in.mu is held.
+func (in *inode) touchLocked(mtime bool) {
+	now := nowSpec()
+	in.attr.Ctime = now
+	if mtime {
+		in.attr.Mtime = now
+	}
+}
+
+// attrOfStat converts a host stat to protocol attributes.
+func attrOfStat(st *unix.Stat_t) protocol.Attr {
+	return protocol.Attr{
+		Mode: st.Mode, UID: st.Uid, GID: st.Gid, Nlink: uint64(st.Nlink),
+		Size: st.Size, Blocks: st.Blocks, Blksize: int64(st.Blksize),
+		Ino: st.Ino, Dev: uint64(st.Dev), Rdev: uint64(st.Rdev),
+		Atime: protocol.Timespec{Sec: st.Atim.Sec, Nsec: st.Atim.Nsec},
+		Mtime: protocol.Timespec{Sec: st.Mtim.Sec, Nsec: st.Mtim.Nsec},
+		Ctime: protocol.Timespec{Sec: st.Ctim.Sec, Nsec: st.Ctim.Nsec},
+	}
+}
+
+// nowSpec returns the time now, as the host's clock has it.
+func nowSpec() protocol.Timespec {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_REALTIME, &ts)
+	return protocol.Timespec{Sec: ts.Sec, Nsec: ts.Nsec}
 }
 
 type dentry struct {
-	fs     *Filesystem
-	fid    protocol.FID
+	fs *Filesystem
+	in *inode
+	// name and parent change only by Rename; read them under
+	// fs.renameMu.
 	name   string
 	parent *dentry
-	attr   protocol.Attr
+
+	deleted atomic.Bool
+	// fid is the dentry's FID, 0 once released: a deleted dentry gives
+	// its FID back when no file is open through it.
+	fid atomic.Uint64
 
 	mu       sync.Mutex
 	children map[string]*dentry
-	target   *string
-	cache    *mm.PageCache
-	cacheFD  int
+	// opens counts the regular files open through the dentry.
+	opens int
+	// pendingFD is the host descriptor Create got with the new file, kept
+	// for the open that follows, or -1.
+	pendingFD int
 }
 
+var (
+	_ vfs.Dentry    = (*dentry)(nil)
+	_ vfs.DirWriter = (*dentry)(nil)
+	_ vfs.Setter    = (*dentry)(nil)
+	_ vfs.Xattrs    = (*dentry)(nil)
+	_ vfs.Deleted   = (*dentry)(nil)
+)
+
+// newDentry returns a dentry for fid, which it takes over.
 func (fs *Filesystem) newDentry(fid protocol.FID, attr protocol.Attr, name string, parent *dentry) *dentry {
-	return &dentry{fs: fs, fid: fid, attr: attr, name: name, parent: parent, cacheFD: -1}
+	d := &dentry{fs: fs, in: fs.getInode(attr), name: name, parent: parent, pendingFD: -1}
+	d.fid.Store(uint64(fid))
+	return d
 }
 
-func (d *dentry) Name() string { return d.name }
+// getFID returns the dentry's FID, or 0 if it was released.
+func (d *dentry) getFID() protocol.FID { return protocol.FID(d.fid.Load()) }
 
+// Name implements vfs.Dentry.Name.
+func (d *dentry) Name() string {
+	d.fs.renameMu.RLock()
+	defer d.fs.renameMu.RUnlock()
+	return d.name
+}
+
+// Parent implements vfs.Dentry.Parent.
 func (d *dentry) Parent() vfs.Dentry {
+	d.fs.renameMu.RLock()
+	defer d.fs.renameMu.RUnlock()
 	if d.parent == nil {
 		return nil
 	}
 	return d.parent
 }
 
-func (d *dentry) Mode() uint32 { return d.attr.Mode }
+// Mode implements vfs.Dentry.Mode.
+func (d *dentry) Mode() uint32 { return d.in.mode.Load() }
 
+// IsDeleted implements vfs.Deleted.
+func (d *dentry) IsDeleted() bool { return d.deleted.Load() }
+
+// Lookup implements vfs.Dentry.Lookup.
 func (d *dentry) Lookup(ctx context.Context, name string) (vfs.Dentry, error) {
 	d.mu.Lock()
 	if c, ok := d.children[name]; ok {
@@ -101,27 +355,37 @@ func (d *dentry) Lookup(ctx context.Context, name string) (vfs.Dentry, error) {
 		return c, nil
 	}
 	d.mu.Unlock()
-	fid, attr, err := d.fs.client.Walk(d.fid, name)
+	fid := d.getFID()
+	if fid == 0 || d.deleted.Load() {
+		return nil, unix.ENOENT
+	}
+	cfid, attr, err := d.fs.client.Walk(fid, name)
 	if err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if c, ok := d.children[name]; ok {
 		// Lost a race with another lookup.
-		d.fs.client.Clunk(fid)
+		d.mu.Unlock()
+		d.fs.client.Clunk(cfid)
 		return c, nil
 	}
-	c := d.fs.newDentry(fid, attr, name, d)
+	c := d.fs.newDentry(cfid, attr, name, d)
 	if d.children == nil {
 		d.children = make(map[string]*dentry)
 	}
 	d.children[name] = c
+	d.mu.Unlock()
 	return c, nil
 }
 
+// Stat implements vfs.Dentry.Stat.
 func (d *dentry) Stat(ctx context.Context) (vfs.Statx, error) {
-	a := &d.attr
+	in := d.in
+	in.mu.Lock()
+	in.refreshLocked(d)
+	a := in.attr
+	in.mu.Unlock()
 	return vfs.Statx{
 		Mask:    vfs.STATX_BASIC_STATS,
 		Blksize: uint32(a.Blksize),
@@ -143,31 +407,38 @@ func (d *dentry) Stat(ctx context.Context) (vfs.Statx, error) {
 	}, nil
 }
 
+// Readlink implements vfs.Dentry.Readlink.
 func (d *dentry) Readlink(ctx context.Context) (string, error) {
-	if d.attr.Mode&vfs.S_IFMT != vfs.S_IFLNK {
+	if d.Mode()&vfs.S_IFMT != vfs.S_IFLNK {
 		return "", unix.EINVAL
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.target != nil {
-		return *d.target, nil
+	in := d.in
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.target != nil {
+		return *in.target, nil
 	}
-	t, err := d.fs.client.Readlink(d.fid)
+	fid := d.getFID()
+	if fid == 0 {
+		return "", unix.ENOENT
+	}
+	t, err := d.fs.client.Readlink(fid)
 	if err != nil {
 		return "", err
 	}
-	d.target = &t
+	in.target = &t
 	return t, nil
 }
 
 // Open implements vfs.Dentry.Open. The checks come in Linux's order
 // (may_open, then the read-only filesystem): a symlink is ELOOP whatever
 // the flags, a directory opened for writing (or with O_TRUNC or O_CREAT)
-// is EISDIR, a regular file opened for writing (or with O_TRUNC) is EROFS.
-// O_CREAT alone doesn't fail on a file that exists.
+// is EISDIR, a regular file opened for writing (or with O_TRUNC) on a
+// read-only tree is EROFS. O_CREAT alone doesn't fail on a file that
+// exists.
 func (d *dentry) Open(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (*vfs.FileDescription, error) {
 	write := flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0
-	switch d.attr.Mode & vfs.S_IFMT {
+	switch d.Mode() & vfs.S_IFMT {
 	case vfs.S_IFDIR:
 		if write || flags&unix.O_CREAT != 0 {
 			return nil, unix.EISDIR
@@ -176,14 +447,10 @@ func (d *dentry) Open(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (
 		f.DirIter.List = f.list
 		return vfs.NewFileDescription(f, vd, flags), nil
 	case vfs.S_IFREG:
-		if write {
+		if write && !d.fs.writable {
 			return nil, unix.EROFS
 		}
-		hostFD, err := d.fs.client.Open(d.fid, unix.O_RDONLY)
-		if err != nil {
-			return nil, err
-		}
-		return vfs.NewFileDescription(&regularFile{d: d, hostFD: hostFD}, vd, flags), nil
+		return d.openRegular(ctx, vd, flags)
 	case vfs.S_IFLNK:
 		return nil, unix.ELOOP
 	default:
@@ -200,11 +467,16 @@ type dirFile struct {
 }
 
 func (f *dirFile) list(ctx context.Context) ([]vfs.Dirent, error) {
-	ents, err := f.d.fs.client.ReadDir(f.d.fid)
+	out := vfs.SelfAndParent(ctx, f.d)
+	fid := f.d.getFID()
+	if fid == 0 || f.d.deleted.Load() {
+		// A removed directory is empty.
+		return out, nil
+	}
+	ents, err := f.d.fs.client.ReadDir(fid)
 	if err != nil {
 		return nil, err
 	}
-	out := vfs.SelfAndParent(ctx, f.d)
 	for _, e := range ents {
 		out = append(out, vfs.Dirent{Name: e.Name, Ino: e.Ino, Type: e.Type})
 	}
@@ -223,129 +495,14 @@ func (f *dirFile) IterDirents(ctx context.Context, cb func(vfs.Dirent) bool) err
 	return f.DirIter.IterDirents(ctx, cb)
 }
 
-// regularFile is an open regular file backed by a donated host FD.
-type regularFile struct {
-	vfs.FileDefaults
-	d      *dentry
-	hostFD int
-	off    int64
-}
-
-func (f *regularFile) Release() { unix.Close(f.hostFD) }
-
-func (f *regularFile) PRead(ctx context.Context, dst []byte, off int64) (int, error) {
-	total := 0
-	for total < len(dst) {
-		n, err := unix.Pread(f.hostFD, dst[total:], off+int64(total))
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			if total > 0 {
-				return total, nil
-			}
-			return 0, err
-		}
-		if n == 0 {
-			break
-		}
-		total += n
+// Sync implements fsync(2) of a directory: its entries reach the disk.
+func (f *dirFile) Sync(ctx context.Context) error {
+	if !f.d.fs.writable {
+		return nil
 	}
-	return total, nil
-}
-
-func (f *regularFile) Read(ctx context.Context, dst []byte) (int, error) {
-	n, err := f.PRead(ctx, dst, f.off)
-	f.off += int64(n)
-	return n, err
-}
-
-func (f *regularFile) Seek(ctx context.Context, off int64, whence int) (int64, error) {
-	n, err := vfs.SeekRegular(f.off, f.d.attr.Size, off, whence)
-	if err == nil {
-		f.off = n
+	fid := f.d.getFID()
+	if fid == 0 {
+		return nil
 	}
-	return n, err
+	return f.d.fs.client.Fsync(fid)
 }
-
-func (f *regularFile) Stat(ctx context.Context) (vfs.Statx, error) { return f.d.Stat(ctx) }
-
-// ConfigureMMap implements vfs.FileImpl.ConfigureMMap. On success the
-// caller holds a mapping reference on the page cache, which MMap takes
-// over.
-func (f *regularFile) ConfigureMMap(ctx context.Context, opts *mm.MMapOpts) error {
-	if !opts.Private && opts.Perms.Write {
-		// The tree is read-only: shared mappings can never be written.
-		return unix.EACCES
-	}
-	c, err := f.d.mappedCache(f.hostFD)
-	if err != nil {
-		return err
-	}
-	if !opts.Private {
-		opts.MaxPerms.Write = false
-	}
-	opts.MaxPerms = opts.MaxPerms.Intersect(platform.AnyAccess)
-	// The caller now holds a mapping reference, which MMap takes over.
-	opts.Mappable = c
-	return nil
-}
-
-// mappedCache returns the dentry's page cache with a mapping reference
-// (mm.MappingRefs) for the caller, creating the cache with its own
-// duplicate of hostFD. The cache lives while something maps it: when the
-// last mapping goes, its pages are freed and its descriptor closed.
-func (d *dentry) mappedCache(hostFD int) (*mm.PageCache, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cache == nil {
-		fd, err := unix.FcntlInt(uintptr(hostFD), unix.F_DUPFD_CLOEXEC, 0)
-		if err != nil {
-			return nil, err
-		}
-		d.cacheFD = fd
-		d.cache = mm.NewPageCache(d.fs.mf, cacheSource{d: d, fd: fd})
-		d.cache.SetOnUnmapped(d.releaseCache)
-	}
-	// Taken under d.mu, so releaseCache can't free the cache in between.
-	d.cache.IncMappings()
-	return d.cache, nil
-}
-
-// releaseCache frees c if it is still the dentry's cache and nothing maps
-// it any more.
-func (d *dentry) releaseCache(c *mm.PageCache) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cache != c || c.Mappings() != 0 {
-		return
-	}
-	c.Release()
-	unix.Close(d.cacheFD)
-	d.cache, d.cacheFD = nil, -1
-}
-
-type cacheSource struct {
-	d  *dentry
-	fd int
-}
-
-func (s cacheSource) ReadAt(dst []byte, off int64) (int, error) {
-	total := 0
-	for total < len(dst) {
-		n, err := unix.Pread(s.fd, dst[total:], off+int64(total))
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return total, err
-		}
-		if n == 0 {
-			break
-		}
-		total += n
-	}
-	return total, nil
-}
-
-func (s cacheSource) Size() uint64 { return uint64(s.d.attr.Size) }

@@ -99,6 +99,18 @@ func makeTree(t *testing.T) string {
 // end of the test.
 func serve(t *testing.T, dir string) *Filesystem {
 	t.Helper()
+	return serveOpts(t, dir, server.Options{})
+}
+
+// serveRW is serve with the tree served read-write.
+func serveRW(t *testing.T, dir string) *Filesystem {
+	t.Helper()
+	return serveOpts(t, dir, server.Options{Writable: true})
+}
+
+// serveOpts is serve with serving options.
+func serveOpts(t *testing.T, dir string, o server.Options) *Filesystem {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatalf("socketpair: %v", err)
@@ -108,7 +120,7 @@ func serve(t *testing.T, dir string) *Filesystem {
 		t.Fatalf("open %s: %v", dir, err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- server.Serve(fds[1], rootFD) }()
+	go func() { done <- server.ServeWith(fds[1], rootFD, o) }()
 	client, err := protocol.NewClient(fds[0])
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
@@ -720,9 +732,9 @@ func TestConfigureMMap(t *testing.T) {
 	if err := f.ConfigureMMap(ctx, &opts); err != nil {
 		t.Fatalf("ConfigureMMap: %v", err)
 	}
-	cache, ok := opts.Mappable.(*mm.PageCache)
+	cache, ok := opts.Mappable.(*mappable)
 	if !ok {
-		t.Fatalf("Mappable is %T, want *mm.PageCache", opts.Mappable)
+		t.Fatalf("Mappable is %T, want *mappable", opts.Mappable)
 	}
 	if !opts.MaxPerms.Write {
 		t.Errorf("private mapping: MaxPerms %v, want writable (copy-on-write)", opts.MaxPerms)
@@ -745,18 +757,19 @@ func TestConfigureMMap(t *testing.T) {
 	}
 	// Each successful ConfigureMMap gives the caller a mapping reference
 	// for MMap to take over; a failed one gives none.
-	if got := cache.Mappings(); got != 2 {
+	if got := mappings(cache); got != 2 {
 		t.Errorf("mapping references after two configured mappings: %d, want 2", got)
 	}
 	// The mappings outlive the files; the cache lives while they do.
 	defer func() {
+		in := d.(*dentry).in
 		cache.DecMappings()
-		if dd := d.(*dentry); dd.cache != cache {
-			t.Errorf("cache replaced while still mapped")
+		if in.cacheFD < 0 || !in.cached.Load() {
+			t.Errorf("cache released while still mapped")
 		}
 		cache.DecMappings()
-		if dd := d.(*dentry); dd.cache != nil || dd.cacheFD != -1 {
-			t.Errorf("cache not released with its last mapping: cache %p fd %d", dd.cache, dd.cacheFD)
+		if in.cacheFD != -1 || in.pages.Len() != 0 || in.cached.Load() {
+			t.Errorf("cache not released with its last mapping: fd %d, %d page ranges", in.cacheFD, in.pages.Len())
 		}
 	}()
 	g.DecRef()
@@ -812,5 +825,12 @@ func TestConfigureMMap(t *testing.T) {
 	for _, tr := range ts2 {
 		mem.DecRef(tr.MemOff, tr.End-tr.Start)
 	}
-	cache.Release()
+}
+
+// mappings returns the mapping count of a file's cache.
+func mappings(m *mappable) int {
+	in := (*inode)(m)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.mappings
 }
