@@ -430,7 +430,7 @@ func openat(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 	created := false
 	vd, err := t.Resolve(dirfd, path, follow)
 	if err == unix.ENOENT && flags&unix.O_CREAT != 0 && flags&unix.O_PATH == 0 {
-		if vd, err = createFile(t, dirfd, path, mode); err != nil {
+		if vd, err = createFile(t, dirfd, path, mode, follow); err != nil {
 			return 0, err
 		}
 		created = true
@@ -533,13 +533,34 @@ func openTmpfile(t *kernel.Task, dirfd int32, path string, flags, mode uint32) (
 }
 
 // createFile creates the regular file path names for open(O_CREAT).
-func createFile(t *kernel.Task, dirfd int32, path string, mode uint32) (vfs.VirtualDentry, error) {
+func createFile(t *kernel.Task, dirfd int32, path string, mode uint32, follow bool) (vfs.VirtualDentry, error) {
 	if strings.HasSuffix(path, "/") {
 		return vfs.VirtualDentry{}, unix.EISDIR
 	}
 	parent, name, err := resolveParent(t, dirfd, path)
 	if err != nil {
 		return vfs.VirtualDentry{}, err
+	}
+	// A dangling symlink: the file is created where it points, as Linux
+	// does for O_CREAT without O_EXCL.
+	for hops := 0; follow; hops++ {
+		d, err := parent.Dentry.Lookup(t, name)
+		if err != nil || d.Mode()&vfs.S_IFMT != vfs.S_IFLNK {
+			break
+		}
+		if hops >= 40 {
+			return vfs.VirtualDentry{}, unix.ELOOP
+		}
+		target, err := d.Readlink(t)
+		if err != nil {
+			return vfs.VirtualDentry{}, err
+		}
+		if strings.HasSuffix(target, "/") {
+			return vfs.VirtualDentry{}, unix.EISDIR
+		}
+		if parent, name, err = resolveParentFrom(t, parent, target); err != nil {
+			return vfs.VirtualDentry{}, err
+		}
 	}
 	dw, err := writableDir(t, parent)
 	if err != nil {
@@ -551,6 +572,33 @@ func createFile(t *kernel.Task, dirfd int32, path string, mode uint32) (vfs.Virt
 	}
 	vfs.NotifyChild(parent.Dentry, vfs.InCreate, name, d)
 	return vfs.VirtualDentry{Mount: parent.Mount, Dentry: d}, nil
+}
+
+// resolveParentFrom is resolveParent for a path relative to start (a
+// symlink's directory) or absolute.
+func resolveParentFrom(t *kernel.Task, start vfs.VirtualDentry, path string) (vfs.VirtualDentry, string, error) {
+	trimmed := strings.TrimRight(path, "/")
+	if trimmed == "" {
+		return vfs.VirtualDentry{}, "", unix.EISDIR
+	}
+	dir, name := ".", trimmed
+	if i := strings.LastIndexByte(trimmed, '/'); i >= 0 {
+		dir, name = trimmed[:i+1], trimmed[i+1:]
+	}
+	if len(name) > vfs.NameMax {
+		return vfs.VirtualDentry{}, "", unix.ENAMETOOLONG
+	}
+	if name == "." || name == ".." {
+		return vfs.VirtualDentry{}, "", unix.EISDIR
+	}
+	parent, err := t.Kernel().MountNS.Resolve(t, dir, vfs.ResolveOpts{Root: t.FSContext().Root(), Start: start, FollowFinal: true})
+	if err != nil {
+		return vfs.VirtualDentry{}, "", err
+	}
+	if parent.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
+		return vfs.VirtualDentry{}, "", unix.ENOTDIR
+	}
+	return parent, name, nil
 }
 
 // Close implements close(2).

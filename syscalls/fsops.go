@@ -45,7 +45,7 @@ func init() {
 	partial(unix.SYS_FALLOCATE, Fallocate, "modes the filesystem supports (tmpfs: allocate, keep size, punch hole)", FD, Hex, Int, Int)
 	full(unix.SYS_FSYNC, Fsync, FD)
 	full(unix.SYS_FDATASYNC, Fsync, FD)
-	full(unix.SYS_SYNC, func(t *kernel.Task, a args) (uintptr, error) { return 0, nil })
+	full(unix.SYS_SYNC, Sync)
 	full(unix.SYS_SYNCFS, Syncfs, FD)
 	full(unix.SYS_SYNC_FILE_RANGE, SyncFileRange, FD, Int, Int, Hex)
 }
@@ -935,7 +935,30 @@ func Syncfs(t *kernel.Task, a args) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	f.DecRef()
+	defer f.DecRef()
+	if m := f.VirtualDentry().Mount; m != nil {
+		syncFS(t, m.FS)
+	}
+	return 0, nil
+}
+
+// fsSyncer is a filesystem that holds changes in memory for somewhere
+// else (the gofer's host files).
+type fsSyncer interface {
+	Sync(ctx context.Context) error
+}
+
+func syncFS(t *kernel.Task, fs vfs.Filesystem) {
+	if s, ok := fs.(fsSyncer); ok {
+		s.Sync(t)
+	}
+}
+
+// Sync implements sync(2): every filesystem writes back.
+func Sync(t *kernel.Task, a args) (uintptr, error) {
+	for _, m := range t.Kernel().MountNS.Mounts() {
+		syncFS(t, m.FS)
+	}
 	return 0, nil
 }
 

@@ -18,7 +18,7 @@ func init() {
 	full(unix.SYS_BRK, Brk, Ptr)
 	partial(unix.SYS_MREMAP, Mremap, "MREMAP_DONTUNMAP is not supported", Ptr, Hex, Hex, Hex, Ptr)
 	partial(unix.SYS_MADVISE, Madvise, "only MADV_DONTNEED/FREE/REMOVE act; other advice is accepted and ignored", Ptr, Hex, Int)
-	partial(unix.SYS_MSYNC, Msync, "validates; no writable shared file mappings exist yet", Ptr, Hex, Hex)
+	full(unix.SYS_MSYNC, Msync, Ptr, Hex, Hex)
 	full(unix.SYS_MINCORE, Mincore, Ptr, Hex, Ptr)
 }
 

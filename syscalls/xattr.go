@@ -12,7 +12,7 @@ import (
 // arguments and target, then fail as Linux does for such a filesystem
 // (EOPNOTSUPP), or with EROFS for changes on a read-only mount.
 func init() {
-	const note = "user.* and trusted.* on tmpfs; other filesystems answer EOPNOTSUPP"
+	const note = "user.* and trusted.* on tmpfs, user.* on host files written through the gofer; others answer EOPNOTSUPP"
 	for _, nr := range []uintptr{unix.SYS_GETXATTR, unix.SYS_LGETXATTR, unix.SYS_SETXATTR, unix.SYS_LSETXATTR, unix.SYS_REMOVEXATTR, unix.SYS_LREMOVEXATTR} {
 		follow := nr == unix.SYS_GETXATTR || nr == unix.SYS_SETXATTR || nr == unix.SYS_REMOVEXATTR
 		set := nr == unix.SYS_SETXATTR || nr == unix.SYS_LSETXATTR || nr == unix.SYS_REMOVEXATTR || nr == unix.SYS_LREMOVEXATTR

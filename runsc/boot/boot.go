@@ -190,7 +190,21 @@ func (l *loader) WaitContainer(id string) (uint32, error) {
 	if tg == nil {
 		return 0, fmt.Errorf("container %q not started", id)
 	}
-	return uint32(tg.Wait()), nil
+	status := uint32(tg.Wait())
+	// Shared mappings of host files may hold changes not yet written
+	// back; the sandbox may be torn down as soon as this returns.
+	syncAll(l.k)
+	return status, nil
+}
+
+// syncAll writes back every filesystem that holds changes in memory for
+// somewhere else (the gofer's host files), as sync(2) does.
+func syncAll(k *kernel.Kernel) {
+	for _, m := range k.MountNS.Mounts() {
+		if s, ok := m.FS.(interface{ Sync(context.Context) error }); ok {
+			s.Sync(context.Background())
+		}
+	}
 }
 
 func (l *loader) initArgs() (*kernel.InitArgs, error) {

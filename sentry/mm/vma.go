@@ -509,11 +509,13 @@ func (mm *MemoryManager) Msync(addr uintptr, length uint64, flags int) error {
 		return errNoMem
 	}
 	mm.mu.Lock()
-	defer mm.mu.Unlock()
 	if !mm.coveredLocked(addr, end) {
+		mm.mu.Unlock()
 		return errNoMem
 	}
-	return nil
+	syncs := mm.sharedSyncsLocked(uint64(addr), uint64(end))
+	mm.mu.Unlock()
+	return runSyncs(syncs)
 }
 
 // Mincore implements mincore(2): for each page of the range, whether it is

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io/fs"
@@ -300,5 +301,47 @@ func TestGoferWriteSharedMapping(t *testing.T) {
 			}
 		}
 		t.Errorf("host file after the sandbox's mappings: %d bytes, differs from the native run's %d bytes", len(got), len(want))
+	}
+}
+
+// TestGoferMsync checks that msync(MS_SYNC) of a shared mapping of a host
+// file writes the change back while the mapping is still in place.
+func TestGoferMsync(t *testing.T) {
+	root := scratchRoot(t)
+	b, err := os.ReadFile(helper("msync_hold"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "msync_hold"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	host := filepath.Join(root, "data", "ms.bin")
+	if err := os.WriteFile(host, make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(runsc, "--overlay=none", "do", "--root-dir", root, "/bin/msync_hold", "/data/ms.bin")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "synced\n" {
+		t.Fatalf("msync_hold said %q (%v)", line, err)
+	}
+	got, err := os.ReadFile(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(got, []byte("msynced")) {
+		t.Errorf("host file after msync, mapping still in place: starts %q, want \"msynced\"", got[:7])
 	}
 }
