@@ -1,12 +1,22 @@
 package boot
 
 import (
+	"fmt"
+
+	"palisade.dev/sentry/fs/overlay"
+	"palisade.dev/sentry/fs/tmpfs"
 	"palisade.dev/sentry/memfile"
 	"palisade.dev/sentry/vfs"
 )
 
-// memoryOverlay layers a memory-backed upper filesystem over lower.
-// TODO(issue 4): there is no overlay yet; the root stays read-only.
+// memoryOverlay layers a memory-backed upper filesystem (a tmpfs in mf,
+// without a size limit beyond the memory file's) over lower, so that the
+// root is writable and writes stay in the sandbox's memory. The mount is
+// read-only if the spec's root is.
 func memoryOverlay(lower vfs.Filesystem, mf *memfile.MemoryFile, readOnly bool) (vfs.Filesystem, bool, error) {
-	return lower, true, nil
+	fs, err := overlay.New(lower, tmpfs.New(mf, tmpfs.Options{}))
+	if err != nil {
+		return nil, false, fmt.Errorf("root overlay: %w", err)
+	}
+	return fs, readOnly, nil
 }

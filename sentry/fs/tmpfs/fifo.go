@@ -86,7 +86,10 @@ func (d *Dentry) openFIFO(ctx context.Context, vd vfs.VirtualDentry, flags uint3
 	// The pipe counts this end at once, so that the other side, once
 	// woken, finds it there.
 	inner := f.p.Open(flags &^ unix.O_TRUNC)
-	ff := &fifoFile{File: inner.Impl().(*pipe.File), d: d, read: read, write: write}
+	ff := &fifoFile{File: inner.Impl().(*pipe.File), d: d, node: vd.Dentry, read: read, write: write}
+	if ff.node == nil {
+		ff.node = d
+	}
 	if read {
 		f.readers++
 		f.rOpens++
@@ -123,7 +126,10 @@ func (d *Dentry) openFIFO(ctx context.Context, vd vfs.VirtualDentry, flags uint3
 // node's.
 type fifoFile struct {
 	*pipe.File
-	d           *Dentry
+	d *Dentry
+	// node is the dentry the FIFO was opened by: d, or the overlay
+	// dentry whose upper node d is.
+	node        vfs.Dentry
 	read, write bool
 }
 
@@ -146,4 +152,4 @@ func (ff *fifoFile) Release() {
 }
 
 // Stat implements vfs.Stater: a FIFO is its node.
-func (ff *fifoFile) Stat(ctx context.Context) (vfs.Statx, error) { return ff.d.Stat(ctx) }
+func (ff *fifoFile) Stat(ctx context.Context) (vfs.Statx, error) { return ff.node.Stat(ctx) }
