@@ -1109,6 +1109,8 @@ func Fcntl(t *kernel.Task, a args) (uintptr, error) {
 		return 0, nil
 	case unix.F_GETLEASE:
 		return unix.F_UNLCK, nil
+	case fAddSeals, fGetSeals:
+		return fcntlSeals(f, cmd, a[2].Uint())
 	}
 	t.Kernel().LogUnimplemented(t, unix.SYS_FCNTL<<16|uintptr(cmd), "fcntl cmd "+itoa(int(cmd)), false)
 	return 0, unix.EINVAL

@@ -147,7 +147,11 @@ func (ns *MountNamespace) PathOf(root, vd VirtualDentry) (string, bool) {
 			pm, pd := vd.Mount.parent, vd.Mount.mountpoint
 			ns.mu.RUnlock()
 			if pm == nil {
-				return "/" + strings.Join(reverse(names), "/"), false
+				// The namespace's root, above the caller's root: a
+				// chroot. An internal mount that was never attached
+				// (memfds) names its files from its own root, as
+				// Linux's d_path does.
+				return "/" + strings.Join(reverse(names), "/"), vd.Mount != ns.root
 			}
 			vd = VirtualDentry{pm, pd}
 			continue

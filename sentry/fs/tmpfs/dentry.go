@@ -37,6 +37,10 @@ type inode struct {
 	released bool
 	// linkable marks an O_TMPFILE file that linkat may give a name.
 	linkable bool
+	// seals are a regular file's F_SEAL_* bits (seals.go);
+	// writableMappings counts its shared mappings that may write.
+	seals            uint32
+	writableMappings int
 
 	atime, mtime, ctime, btime vfs.Timespec
 	xattrs                     map[string]string
@@ -75,6 +79,9 @@ func (fs *Filesystem) newInode(mode, uid, gid uint32) *inode {
 		i.size = 2 * bogoDirentSize
 	case vfs.S_IFIFO:
 		i.fifo = &fifo{wake: make(chan struct{})}
+	case vfs.S_IFREG:
+		// Only memfds created with MFD_ALLOW_SEALING take seals.
+		i.seals = F_SEAL_SEAL
 	}
 	return i
 }
@@ -311,7 +318,13 @@ func (d *Dentry) SetStat(ctx context.Context, o vfs.SetStatOptions) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	now := i.fs.now()
+	if o.Mask&vfs.STATX_MODE != 0 && i.seals&F_SEAL_EXEC != 0 && (i.mode.Load()^o.Stat.Mode)&0o111 != 0 {
+		return unix.EPERM
+	}
 	if o.Mask&vfs.STATX_SIZE != 0 {
+		if err := i.sealsAllowSizeLocked(o.Stat.Size); err != nil {
+			return err
+		}
 		i.setSizeLocked(o.Stat.Size)
 		i.mtime = now
 		i.killPrivsLocked(o.Creds)

@@ -257,6 +257,10 @@ func (d *Dentry) openRegular(ctx context.Context, vd vfs.VirtualDentry, flags ui
 		return nil, unix.ENOENT
 	}
 	if flags&unix.O_TRUNC != 0 {
+		if err := i.sealsAllowSizeLocked(0); err != nil {
+			i.mu.Unlock()
+			return nil, err
+		}
 		i.setSizeLocked(0)
 		i.touchLocked()
 		i.killPrivsLocked(credsFrom(ctx))
@@ -358,6 +362,9 @@ func (f *regularFile) write(ctx context.Context, src []byte, off int64) (int, in
 	if f.fd.Flags()&unix.O_APPEND != 0 {
 		off = int64(i.size)
 	}
+	if err := i.sealsAllowWriteLocked(uint64(off), uint64(len(src))); err != nil {
+		return 0, off, err
+	}
 	n, err := i.writeLocked(src, uint64(off))
 	if n > 0 {
 		i.touchLocked()
@@ -454,6 +461,9 @@ func (f *regularFile) Allocate(_ context.Context, mode uint32, off, length int64
 	i := f.i
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	if err := i.sealsAllowAllocateLocked(mode, end); err != nil {
+		return err
+	}
 	if mode&FALLOC_FL_PUNCH_HOLE != 0 {
 		ps, pe := pageUp(start), pageDown(end)
 		if ps >= pe {
@@ -485,8 +495,26 @@ func (f *regularFile) Sync(context.Context) error { return nil }
 // MMap takes over.
 func (f *regularFile) ConfigureMMap(_ context.Context, opts *mm.MMapOpts) error {
 	i := f.i
-	i.IncMappings()
-	opts.Mappable = (*mappable)(i)
+	if !opts.Private && opts.MaxPerms.Write {
+		i.mu.Lock()
+		if i.seals&(F_SEAL_WRITE|F_SEAL_FUTURE_WRITE) != 0 {
+			// A sealed file may be mapped shared only read-only, and the
+			// mapping can't become writable later.
+			if opts.Perms.Write {
+				i.mu.Unlock()
+				return unix.EPERM
+			}
+			opts.MaxPerms.Write = false
+		}
+		i.mu.Unlock()
+	}
+	if !opts.Private && opts.MaxPerms.Write {
+		(*writableMappable)(i).IncMappings()
+		opts.Mappable = (*writableMappable)(i)
+	} else {
+		i.IncMappings()
+		opts.Mappable = (*mappable)(i)
+	}
 	if f.fd.Flags()&unix.O_NOATIME == 0 {
 		i.mu.Lock()
 		i.accessedLocked()
