@@ -354,6 +354,9 @@ func removeNamed(t *kernel.Task, dirfd int32, pathAddr uintptr, dir bool) (vfs.D
 	if !stickyAllows(t, parent.Dentry, victim) {
 		return nil, "", unix.EPERM
 	}
+	if t.Kernel().MountNS.IsMountpoint(vfs.VirtualDentry{Mount: parent.Mount, Dentry: victim}) {
+		return nil, "", unix.EBUSY
+	}
 	return dw, name, nil
 }
 
@@ -475,9 +478,16 @@ func renameat2(t *kernel.Task, olddirfd int32, oldAddr uintptr, newdirfd int32, 
 	if !stickyAllows(t, oldParent.Dentry, victim) {
 		return 0, unix.EPERM
 	}
+	ns := t.Kernel().MountNS
+	if ns.IsMountpoint(vfs.VirtualDentry{Mount: oldParent.Mount, Dentry: victim}) {
+		return 0, unix.EBUSY
+	}
 	if existing, err := newParent.Dentry.Lookup(t, newName); err == nil {
 		if !stickyAllows(t, newParent.Dentry, existing) {
 			return 0, unix.EPERM
+		}
+		if ns.IsMountpoint(vfs.VirtualDentry{Mount: newParent.Mount, Dentry: existing}) {
+			return 0, unix.EBUSY
 		}
 	}
 	// Trailing slashes require directories.

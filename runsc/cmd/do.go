@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,6 +28,8 @@ import (
 type Do struct {
 	rootDir string
 	cwd     string
+	capAdd  string
+	capDrop string
 }
 
 // Name implements subcommands.Command.
@@ -40,9 +43,12 @@ func (*Do) Usage() string {
 	return `do [flags] CMD [ARG...]
 
 Runs CMD in a new sandbox whose root filesystem is the host's / (or
---root-dir), served read-only through a gofer. The command's standard
+--root-dir), served through a gofer under a memory overlay (with the
+global --overlay=none, writes reach the host). The command's standard
 input, output and error are runsc's, and runsc exits with its exit status
-(128+N if it was killed by signal N).
+(128+N if it was killed by signal N). The process runs as the caller's
+user with Docker's default capabilities, changed by --cap-add and
+--cap-drop.
 `
 }
 
@@ -50,6 +56,8 @@ input, output and error are runsc's, and runsc exits with its exit status
 func (d *Do) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&d.rootDir, "root-dir", "/", "directory to use as the sandbox's root filesystem")
 	f.StringVar(&d.cwd, "cwd", "", "working directory inside the sandbox (default: the current directory when --root-dir is /, else /)")
+	f.StringVar(&d.capAdd, "cap-add", "", "comma-separated capabilities to add to Docker's default set (SYS_ADMIN or CAP_SYS_ADMIN; ALL for every one)")
+	f.StringVar(&d.capDrop, "cap-drop", "", "comma-separated capabilities to remove from the set (ALL for every one)")
 }
 
 // Execute implements subcommands.Command.
@@ -80,6 +88,11 @@ func (d *Do) Execute(ctx context.Context, f *flag.FlagSet, args ...any) subcomma
 		return Errorf(conf, "do: --cwd %q must be an absolute path", cwd)
 	}
 
+	caps, err := capabilities(d.capAdd, d.capDrop)
+	if err != nil {
+		return Errorf(conf, "do: %v", err)
+	}
+
 	// Sandboxes of "runsc do"s that were killed left their state behind.
 	container.CollectDead(conf, doPrefix)
 	var rnd [6]byte
@@ -90,7 +103,7 @@ func (d *Do) Execute(ctx context.Context, f *flag.FlagSet, args ...any) subcomma
 		return Errorf(conf, "do: bundle: %v", err)
 	}
 	defer os.RemoveAll(bundle)
-	spec := doSpec(rootDir, cwd, f.Args())
+	spec := doSpec(rootDir, cwd, f.Args(), caps)
 	b, _ := json.MarshalIndent(spec, "", "  ")
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
 		return Errorf(conf, "do: bundle: %v", err)
@@ -138,7 +151,7 @@ func (d *Do) Execute(ctx context.Context, f *flag.FlagSet, args ...any) subcomma
 const doPrefix = "runsc-do-"
 
 // doSpec is the spec of a "runsc do" container.
-func doSpec(rootDir, cwd string, argv []string) *specs.Spec {
+func doSpec(rootDir, cwd string, argv []string, caps []string) *specs.Spec {
 	hostname, _ := os.Hostname()
 	env := os.Environ()
 	if !hasEnv(env, "PATH") {
@@ -164,9 +177,9 @@ func doSpec(rootDir, cwd string, argv []string) *specs.Spec {
 			Cwd:  cwd,
 			User: specs.User{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())},
 			Capabilities: &specs.LinuxCapabilities{
-				Bounding:  specutils.DefaultCapabilities,
-				Effective: specutils.DefaultCapabilities,
-				Permitted: specutils.DefaultCapabilities,
+				Bounding:  caps,
+				Effective: caps,
+				Permitted: caps,
 			},
 		},
 		Root:     &specs.Root{Path: rootDir},
@@ -188,4 +201,63 @@ func hasEnv(env []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// capabilities applies --cap-add and --cap-drop to Docker's default set,
+// as `docker run` does: names with or without "CAP_", in any case; ALL in
+// --cap-drop starts from nothing and ALL in --cap-add from everything;
+// then the named capabilities are dropped, then the named ones added.
+func capabilities(add, drop string) ([]string, error) {
+	parse := func(flag, list string) (names []string, all bool, err error) {
+		if list == "" {
+			return nil, false, nil
+		}
+		for _, name := range strings.Split(list, ",") {
+			n := strings.ToUpper(strings.TrimSpace(name))
+			if n == "ALL" {
+				all = true
+				continue
+			}
+			if !strings.HasPrefix(n, "CAP_") {
+				n = "CAP_" + n
+			}
+			if _, err := specutils.CapMask([]string{n}); err != nil {
+				return nil, false, fmt.Errorf("%s: unknown capability %q", flag, name)
+			}
+			names = append(names, n)
+		}
+		return names, all, nil
+	}
+	adds, addAll, err := parse("--cap-add", add)
+	if err != nil {
+		return nil, err
+	}
+	drops, dropAll, err := parse("--cap-drop", drop)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	switch {
+	case addAll:
+		for _, c := range specutils.AllCapabilities() {
+			set[c] = true
+		}
+	case !dropAll:
+		for _, c := range specutils.DefaultCapabilities {
+			set[c] = true
+		}
+	}
+	for _, c := range drops {
+		delete(set, c)
+	}
+	for _, c := range adds {
+		set[c] = true
+	}
+	var out []string
+	for _, c := range specutils.AllCapabilities() {
+		if set[c] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

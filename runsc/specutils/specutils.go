@@ -97,3 +97,12 @@ func CapMask(names []string) (uint64, error) {
 	}
 	return m, nil
 }
+
+// AllCapabilities returns every capability name, in number order.
+func AllCapabilities() []string {
+	out := make([]string, len(capNumbers))
+	for n, c := range capNumbers {
+		out[c] = n
+	}
+	return out
+}

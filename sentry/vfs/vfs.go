@@ -13,6 +13,8 @@ package vfs
 import (
 	"context"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Dentry is a node in a filesystem's name tree.
@@ -137,4 +139,94 @@ func (ns *MountNamespace) followMounts(vd VirtualDentry) VirtualDentry {
 		}
 		vd = VirtualDentry{m, m.Root}
 	}
+}
+
+// BindMount mounts the tree at src again on top of at (mount --bind).
+func (ns *MountNamespace) BindMount(at, src VirtualDentry, readOnly bool) *Mount {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	for {
+		top, ok := ns.mounts[mountKey{at.Mount, at.Dentry}]
+		if !ok {
+			break
+		}
+		at = VirtualDentry{top, top.Root}
+	}
+	m := ns.newMount(src.Mount.FS, src.Mount.Source, readOnly)
+	m.Root = src.Dentry
+	m.Options = src.Mount.Options
+	m.parent, m.mountpoint = at.Mount, at.Dentry
+	ns.mounts[mountKey{at.Mount, at.Dentry}] = m
+	return m
+}
+
+// IsMountRoot reports whether vd is the root of its mount (a mount
+// point as umount(2) and remount want it).
+func (vd VirtualDentry) IsMountRoot() bool { return vd.Mount != nil && vd.Dentry == vd.Mount.Root }
+
+// IsMountpoint reports whether a mount covers vd (rmdir and rename of it
+// are EBUSY).
+func (ns *MountNamespace) IsMountpoint(vd VirtualDentry) bool {
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	_, ok := ns.mounts[mountKey{vd.Mount, vd.Dentry}]
+	return ok
+}
+
+// IsRoot reports whether m is the namespace's root mount.
+func (ns *MountNamespace) IsRoot(m *Mount) bool {
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	return m == ns.root
+}
+
+// Unmount removes m: EINVAL for the root mount, EBUSY while other mounts
+// sit on it unless detach is set, which takes them away too (umount2
+// with MNT_DETACH).
+func (ns *MountNamespace) Unmount(m *Mount, detach bool) error {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	if m == ns.root || m.parent == nil {
+		return unix.EINVAL
+	}
+	if _, ok := ns.mounts[mountKey{m.parent, m.mountpoint}]; !ok {
+		return unix.EINVAL
+	}
+	var children []*Mount
+	for _, c := range ns.all {
+		if c.parent == m {
+			children = append(children, c)
+		}
+	}
+	if len(children) > 0 && !detach {
+		return unix.EBUSY
+	}
+	ns.removeLocked(m)
+	return nil
+}
+
+// removeLocked takes m and every mount on it out of the namespace.
+func (ns *MountNamespace) removeLocked(m *Mount) {
+	for _, c := range append([]*Mount(nil), ns.all...) {
+		if c.parent == m {
+			ns.removeLocked(c)
+		}
+	}
+	key := mountKey{m.parent, m.mountpoint}
+	if ns.mounts[key] == m {
+		delete(ns.mounts, key)
+	}
+	for i, x := range ns.all {
+		if x == m {
+			ns.all = append(ns.all[:i:i], ns.all[i+1:]...)
+			break
+		}
+	}
+}
+
+// SetReadOnly changes a mount's read-only flag (remount).
+func (ns *MountNamespace) SetReadOnly(m *Mount, ro bool) {
+	ns.mu.Lock()
+	m.ReadOnly = ro
+	ns.mu.Unlock()
 }

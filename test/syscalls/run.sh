@@ -104,7 +104,11 @@ for name in "${names[@]}"; do
 		failed=$((failed + 1))
 		continue
 	fi
-	timeout -k 10 "$timeout_s" "$runsc" do "$bin" </dev/null >"$log.runsc.log" 2>&1
+	# A program may ask for "runsc do" flags with a "runsc-do-flags: ..."
+	# line in its leading comment (capabilities beyond Docker's default).
+	doflags=$(sed -n 's/^ \* runsc-do-flags: //p' "$src" | head -1)
+	# shellcheck disable=SC2086
+	timeout -k 10 "$timeout_s" "$runsc" do $doflags "$bin" </dev/null >"$log.runsc.log" 2>&1
 	status=$?
 	if [ "$status" -ne 0 ]; then
 		echo "FAIL $name (runsc): $(describe_status "$status")"
