@@ -8,6 +8,11 @@ command -v gcc >/dev/null 2>&1 || need="$need gcc"
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need="$need libc6-dev"
 [ -x /usr/bin/python3 ] || need="$need python3-minimal"
 command -v make >/dev/null 2>&1 || need="$need make"
+# The end-to-end tests run these programs inside the sandbox.
+command -v ps >/dev/null 2>&1 || need="$need procps"
+command -v git >/dev/null 2>&1 || need="$need git"
+command -v script >/dev/null 2>&1 || need="$need bsdutils"
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sqlite3, multiprocessing' >/dev/null 2>&1 || need="$need python3"
 
 if [ -n "$need" ]; then
 	if [ "$(id -u)" != 0 ]; then

@@ -114,7 +114,7 @@ func Getsid(t *kernel.Task, a args) (uintptr, error) {
 func Uname(t *kernel.Task, a args) (uintptr, error) {
 	k := t.Kernel()
 	var b [6 * 65]byte
-	for i, s := range []string{"Linux", k.Hostname, k.Release, k.Version, "x86_64", "(none)"} {
+	for i, s := range []string{"Linux", k.HostnameNow(), k.Release, k.Version, "x86_64", "(none)"} {
 		copy(b[i*65:i*65+64], s)
 	}
 	_, err := t.CopyOut(a[0].Pointer(), b[:])

@@ -23,9 +23,10 @@ import (
 	"palisade.dev/runsc/specutils"
 	"palisade.dev/sentry/control"
 	"palisade.dev/sentry/fs/dev"
+	"palisade.dev/sentry/fs/devpts"
 	"palisade.dev/sentry/fs/host"
 	"palisade.dev/sentry/fs/proc"
-	"palisade.dev/sentry/fs/synth"
+	sysfs "palisade.dev/sentry/fs/sys"
 	"palisade.dev/sentry/fs/tmpfs"
 	"palisade.dev/sentry/kernel"
 	"palisade.dev/sentry/kernel/auth"
@@ -108,9 +109,15 @@ func mountAll(k *kernel.Kernel, spec *specs.Spec, mf *memfile.MemoryFile, log *s
 			fs = proc.New(k)
 		case m.Destination == "/dev" && (m.Type == "tmpfs" || m.Type == "devtmpfs"):
 			fs = dev.New(mf)
+		case m.Type == "devpts":
+			opts, err := devpts.ParseOptions(m.Options)
+			if err != nil {
+				return fmt.Errorf("mount %s: %w", m.Destination, err)
+			}
+			fs = devpts.New(opts)
 		case m.Type == "sysfs":
-			// An empty /sys for now; the host's must not show through.
-			fs = synth.NewFS("sysfs", 0x62656572, 0o555)
+			// The sentry's own /sys; the host's must not show through.
+			fs = sysfs.New(k)
 		case m.Type == "tmpfs":
 			opts, _, err := tmpfs.ParseOptions(m.Options)
 			if err != nil {

@@ -35,6 +35,8 @@ func (t *Task) Block(ch <-chan struct{}, deadline time.Time) error {
 	// Time spent blocked is neither user nor system time.
 	start := time.Now()
 	defer func() { t.sysNS.Add(-int64(time.Since(start))) }()
+	t.proc.sleep()
+	defer t.proc.wake()
 	select {
 	case <-ch:
 		return nil

@@ -154,6 +154,7 @@ func (t *Task) Clone(o CloneOptions) (int32, error) {
 		tg = newThreadGroup(k, tid, parent, t.tg.limits.Copy(), h)
 		tg.pgid, tg.sid = t.tg.pgid, t.tg.sid
 		tg.exitSignal = o.ExitSignal
+		tg.oom = t.tg.oom
 	}
 	child := k.newTaskLocked(tid, tg, t.creds, fdt, fs)
 	child.mm = childMM

@@ -132,6 +132,7 @@ func (tg *ThreadGroup) exitedLocked() {
 	}
 	tg.exited = true
 	tg.timers.stopLocked()
+	tg.ttyExitLocked()
 	close(tg.done)
 
 	if tg == k.initTG {

@@ -16,6 +16,7 @@ func (tg *ThreadGroup) Setsid() (int32, error) {
 		}
 	}
 	tg.sid, tg.pgid = tg.tgid, tg.tgid
+	tg.ttySetsidLocked()
 	return tg.sid, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"palisade.dev/sentry/waiter"
 )
 
 // Signal numbers the kernel refers to.
@@ -158,29 +160,53 @@ type SigInfo struct {
 	FD   int32
 }
 
-// Marshal encodes info as a 128-byte x86-64 siginfo_t, choosing the union
-// member as Linux's copy_siginfo_to_user does.
+// Layouts of a siginfo_t: which member of its union a signal fills.
+const (
+	LayoutKill  = iota // si_pid, si_uid, si_value (kill, sigqueue)
+	LayoutTimer        // si_timerid, si_overrun, si_value
+	LayoutChld         // si_pid, si_uid, si_status, si_utime, si_stime
+	LayoutFault        // si_addr
+	LayoutPoll         // si_band, si_fd
+)
+
+// Layout returns the union member info fills, chosen as Linux's
+// siginfo_layout chooses it.
+func (info *SigInfo) Layout() int {
+	switch {
+	case info.Code == SI_TIMER:
+		return LayoutTimer
+	case info.Chld || (info.Signo == SIGCHLD && info.Code > 0):
+		return LayoutChld
+	case info.Code > 0 && info.Code != SI_KERNEL && (info.Signo == SIGSEGV || info.Signo == SIGBUS ||
+		info.Signo == SIGILL || info.Signo == SIGFPE || info.Signo == SIGTRAP):
+		return LayoutFault
+	case info.Signo == 29 && info.Code > 0: // SIGPOLL
+		return LayoutPoll
+	}
+	return LayoutKill
+}
+
+// Marshal encodes info as a 128-byte x86-64 siginfo_t.
 func (info *SigInfo) Marshal() [128]byte {
 	var b [128]byte
 	le := binary.LittleEndian
 	le.PutUint32(b[0:], uint32(info.Signo))
 	le.PutUint32(b[4:], uint32(info.Errno))
 	le.PutUint32(b[8:], uint32(info.Code))
-	switch {
-	case info.Code == SI_TIMER:
+	switch info.Layout() {
+	case LayoutTimer:
 		le.PutUint32(b[16:], uint32(info.TimerID))
 		le.PutUint32(b[20:], uint32(info.Overrun))
 		le.PutUint64(b[24:], info.Value)
-	case info.Chld || (info.Signo == SIGCHLD && info.Code > 0):
+	case LayoutChld:
 		le.PutUint32(b[16:], uint32(info.PID))
 		le.PutUint32(b[20:], info.UID)
 		le.PutUint32(b[24:], uint32(info.Status))
 		le.PutUint64(b[32:], uint64(info.UTime))
 		le.PutUint64(b[40:], uint64(info.STime))
-	case info.Code > 0 && info.Code != SI_KERNEL && (info.Signo == SIGSEGV || info.Signo == SIGBUS ||
-		info.Signo == SIGILL || info.Signo == SIGFPE || info.Signo == SIGTRAP):
+	case LayoutFault:
 		le.PutUint64(b[16:], info.Addr)
-	case info.Signo == 29 && info.Code > 0: // SIGPOLL
+	case LayoutPoll:
 		le.PutUint64(b[16:], uint64(info.Band))
 		le.PutUint32(b[24:], uint32(info.FD))
 	default:
@@ -413,6 +439,7 @@ func (tg *ThreadGroup) sendSignalLocked(info SigInfo, target *Task) error {
 		}
 		return nil
 	}
+	tg.signalWaiters.Notify(waiter.EventIn)
 	// Wake a task that can take it.
 	if target != nil {
 		if !blocked {

@@ -90,6 +90,9 @@ type Task struct {
 	// sentry for the task (system calls and faults).
 	started       time.Time
 	userNS, sysNS atomic.Int64
+
+	// proc is what /proc reports of the task's scheduling (procview.go).
+	proc taskProcState
 }
 
 // exitState is how far a task is through exiting.

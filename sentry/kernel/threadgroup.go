@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"palisade.dev/sentry/vfs"
+	"palisade.dev/sentry/waiter"
 )
 
 // ThreadGroup is a process: a set of tasks sharing a PID, signal
@@ -30,6 +31,9 @@ type ThreadGroup struct {
 
 	handlers *SignalHandlers
 	pending  sigQueue // process-directed signals
+	// signalWaiters are told of every signal queued to the group or one
+	// of its tasks (signalfd).
+	signalWaiters waiter.Queue
 
 	// Exit: exiting is set when the group starts dying (exit_group, a
 	// fatal signal); exited when its last task is gone (a zombie until
@@ -64,6 +68,9 @@ type ThreadGroup struct {
 	maxRSS, childMaxRSS   uint64
 
 	timers groupTimers
+
+	// oom is the group's OOM-killer tuning (/proc/[pid]/oom_score_adj).
+	oom oomState
 }
 
 func newThreadGroup(k *Kernel, tgid int32, parent *ThreadGroup, limits *Limits, h *SignalHandlers) *ThreadGroup {

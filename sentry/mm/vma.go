@@ -20,6 +20,9 @@ type vma struct {
 	off uint64
 	// hint names the area in /proc/[pid]/maps ("[heap]", "[stack]").
 	hint string
+	// file identifies the mapped file for /proc/[pid]/maps (the VFS's
+	// VirtualDentry); it is not a reference.
+	file any
 }
 
 type vmaOps struct{}
@@ -36,7 +39,7 @@ func (vmaOps) Split(s segment.Seg[vma], at uint64) (vma, vma) {
 func (vmaOps) Merge(a, b segment.Seg[vma]) (vma, bool) {
 	x, y := a.Val, b.Val
 	if x.perms != y.perms || x.maxPerms != y.maxPerms || x.private != y.private ||
-		x.growsDown != y.growsDown || x.mappable != y.mappable || x.hint != y.hint {
+		x.growsDown != y.growsDown || x.mappable != y.mappable || x.hint != y.hint || x.file != y.file {
 		return x, false
 	}
 	if x.mappable != nil && x.off+a.Len() != y.off {
@@ -87,6 +90,8 @@ type MMapOpts struct {
 	Mappable Mappable
 	Offset   uint64
 	Hint     string
+	// File identifies the mapped file, for /proc (see vma.file).
+	File any
 	// Populate faults the whole mapping in now (MAP_POPULATE).
 	Populate bool
 }
@@ -139,7 +144,7 @@ func (mm *MemoryManager) MMap(o MMapOpts) (addr uintptr, err error) {
 	}
 	v := vma{
 		perms: o.Perms, maxPerms: o.MaxPerms, private: o.Private, growsDown: o.GrowsDown,
-		mappable: o.Mappable, off: o.Offset, hint: o.Hint,
+		mappable: o.Mappable, off: o.Offset, hint: o.Hint, file: o.File,
 	}
 	i := mm.vmas.Insert(segment.Seg[vma]{Start: uint64(addr), End: uint64(addr) + length, Val: v})
 	mm.vmas.MergeRange(i, i+1)

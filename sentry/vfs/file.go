@@ -297,5 +297,11 @@ func (fd *FileDescription) ConfigureMMap(ctx context.Context, opts *mm.MMapOpts)
 	if fd.IsPath() {
 		return unix.EBADF
 	}
-	return fd.impl.ConfigureMMap(ctx, opts)
+	if err := fd.impl.ConfigureMMap(ctx, opts); err != nil {
+		return err
+	}
+	if opts.Mappable != nil {
+		opts.File = fd.vd // named in /proc/[pid]/maps
+	}
+	return nil
 }

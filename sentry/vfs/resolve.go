@@ -69,6 +69,13 @@ func (ns *MountNamespace) Resolve(ctx context.Context, path string, o ResolveOpt
 			if links > MaxSymlinks {
 				return VirtualDentry{}, unix.ELOOP
 			}
+			if to, ok, err := followMagic(ctx, next.Dentry); ok {
+				if err != nil {
+					return VirtualDentry{}, err
+				}
+				cur = to
+				continue
+			}
 			target, err := next.Dentry.Readlink(ctx)
 			if err != nil {
 				return VirtualDentry{}, err

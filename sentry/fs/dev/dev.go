@@ -1,5 +1,8 @@
 // Package dev is the sandbox's /dev: the memory devices (null, zero, full,
-// random, urandom), and the fd/stdin/stdout/stderr links into /proc.
+// random, urandom), tty (the caller's controlling terminal) and console,
+// the fd/stdin/stdout/stderr links into /proc, ptmx (a link to the devpts
+// instance mounted on pts, as in containers), and the pts and shm mount
+// points.
 package dev
 
 import (
@@ -9,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"palisade.dev/sentry/fs/synth"
+	"palisade.dev/sentry/kernel"
 	"palisade.dev/sentry/memfile"
 	"palisade.dev/sentry/mm"
 	"palisade.dev/sentry/vfs"
@@ -17,8 +21,26 @@ import (
 // tmpfsMagic is what statfs reports for /dev (Linux's devtmpfs is tmpfs).
 const tmpfsMagic = 0x01021994
 
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	console func(ctx context.Context, flags uint32) (*vfs.FileDescription, error)
+}
+
+// WithConsole makes /dev/console open the file open returns (the
+// container's terminal). Without it, opening /dev/console fails with
+// ENODEV, as Linux's does when there is no console device.
+func WithConsole(open func(ctx context.Context, flags uint32) (*vfs.FileDescription, error)) Option {
+	return func(o *options) { o.console = open }
+}
+
 // New returns a /dev filesystem.
-func New(mf *memfile.MemoryFile) *synth.FS {
+func New(mf *memfile.MemoryFile, opts ...Option) *synth.FS {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	fs := synth.NewFS("tmpfs", tmpfsMagic, 0o755)
 	root := fs.RootDir()
 	mem := func(name string, minor uint32, impl func() vfs.FileImpl) {
@@ -31,14 +53,48 @@ func New(mf *memfile.MemoryFile) *synth.FS {
 	mem("full", 7, func() vfs.FileImpl { return fullFile{} })
 	mem("random", 8, func() vfs.FileImpl { return randomFile{} })
 	mem("urandom", 9, func() vfs.FileImpl { return randomFile{} })
+	root.Add("tty", &ttyDev{File: fs.NewCharDev(root, "tty", 0o666, 5, 0, nil)})
+	root.Add("console", &consoleDev{File: fs.NewCharDev(root, "console", 0o600, 5, 1, nil), open: o.console})
 	for name, target := range map[string]string{
 		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
+		"ptmx": "pts/ptmx", "core": "/proc/kcore",
 	} {
 		root.Add(name, fs.NewSymlink(root, name, synth.StaticTarget(target)))
 	}
 	root.Subdir("pts", 0o755, nil)
 	root.Subdir("shm", 0o1777, nil)
 	return fs
+}
+
+// ttyDev is /dev/tty: opening it opens the caller's controlling terminal,
+// ENXIO without one.
+type ttyDev struct{ *synth.File }
+
+// Open implements vfs.Dentry.Open.
+func (d *ttyDev) Open(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (*vfs.FileDescription, error) {
+	t := kernel.TaskFromContext(ctx)
+	if t == nil {
+		return nil, unix.ENXIO
+	}
+	tty := t.ControllingTTY()
+	if tty == nil {
+		return nil, unix.ENXIO
+	}
+	return tty.OpenTTY(ctx, vd, flags)
+}
+
+// consoleDev is /dev/console.
+type consoleDev struct {
+	*synth.File
+	open func(ctx context.Context, flags uint32) (*vfs.FileDescription, error)
+}
+
+// Open implements vfs.Dentry.Open.
+func (d *consoleDev) Open(ctx context.Context, _ vfs.VirtualDentry, flags uint32) (*vfs.FileDescription, error) {
+	if d.open == nil {
+		return nil, unix.ENODEV
+	}
+	return d.open(ctx, flags)
 }
 
 // charDev gives character devices Linux's answers for seeking: they

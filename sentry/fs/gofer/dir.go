@@ -208,11 +208,11 @@ func (d *dentry) remove(name string, flags uint32) error {
 	return nil
 }
 
-// unlinked records that a name of d's inode went.
+// unlinked records that a name of d's inode went. With its last name, an
+// idle host descriptor of the file goes too, so that the host frees it.
 func (d *dentry) unlinked() {
 	in := d.in
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	switch {
 	case in.attr.Mode&vfs.S_IFMT == vfs.S_IFDIR:
 		in.attr.Nlink = 0
@@ -220,6 +220,8 @@ func (d *dentry) unlinked() {
 		in.attr.Nlink--
 	}
 	in.touchLocked(false)
+	in.mu.Unlock()
+	in.settle()
 }
 
 // markDeleted records that d's name no longer leads to it. Its FID goes

@@ -3,18 +3,30 @@
 // when attached whether it serves the tree read-write (--overlay=none with
 // a writable root); otherwise every change is EROFS.
 //
-// Dentries are cached for the life of the mount and each holds a FID.
-// Dentries that name the same host inode (hard links) share an inode, which
-// holds the attributes and, for a regular file, its page cache. Attributes
+// Dentries are cached for the life of the mount and each holds a FID; a
+// cached dentry is used again without asking the gofer whether its name
+// still leads to the same file (no revalidation). Dentries that name the
+// same host inode (hard links) share an inode, which holds the attributes
+// and, for a regular file, its host descriptors and page cache. Attributes
 // are those read when the node was walked, kept up to date by the changes
 // made through this filesystem; after a write to a regular file they are
-// re-read from the host (from an open host FD when there is one).
+// re-read from the host (from a host FD when there is one), and on a
+// writable tree each open reads them again. So a path walk and a stat of
+// cached names need no round trip. Changes that others make to the host
+// tree while the sandbox runs may go unseen: a file the host renamed,
+// replaced or removed keeps the dentry and contents the sandbox saw, names
+// the host added to a directory already looked up are found, and a file's
+// attributes may be stale on a read-only tree (its data, read from the
+// host file, never is).
 //
-// Regular files are opened through the gofer, which donates a host FD per
-// open file; reads and writes go straight to that FD with pread/pwrite
-// (the sentry's own I/O on its own descriptor, not an application system
-// call passed through). Directories are listed, and every change to the
-// tree is made, through the protocol; the sentry never opens a host path.
+// Regular files are opened through the gofer, which donates a host FD;
+// reads and writes go straight to it with pread/pwrite (the sentry's own
+// I/O on its own descriptor, not an application system call passed
+// through). The open files of an inode share its host FDs, which stay
+// open for a while after the last of them closes, so that opening a file
+// again costs no round trip (fdcache.go). Directories are listed, and
+// every change to the tree is made, through the protocol; the sentry never
+// opens a host path. FIFOs are the sentry's own pipes (openFIFO).
 //
 // # Mappings
 //
@@ -28,20 +40,25 @@
 // mapping goes (munmap, exit, exec); mm does not yet tell mappables about
 // msync(2), which Sync below is ready for.
 //
-// Lock order: Filesystem.renameMu, then dentry.mu, then inode.mu, then
-// Filesystem.inodesMu; mm.MemoryManager.mu comes before inode.mu (Translate
-// and DecMappings are called with it held). No code holds two dentry.mu
-// but Rename, which holds renameMu for writing.
+// Lock order: Filesystem.renameMu, then dentry.mu, then inode.fdMu, then
+// inode.mu, then Filesystem.inodesMu and fdCache.mu (leaves);
+// mm.MemoryManager.mu comes before inode.mu (Translate and DecMappings are
+// called with it held). No code holds two dentry.mu but Rename, which
+// holds renameMu for writing, nor two inode.fdMu. The round trip that gets
+// a host FD is made with inode.fdMu held, not inode.mu.
 package gofer
 
 import (
+	"container/list"
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"palisade.dev/gofer/protocol"
+	"palisade.dev/sentry/fs/pipe"
 	"palisade.dev/sentry/memfile"
 	"palisade.dev/sentry/segment"
 	"palisade.dev/sentry/vfs"
@@ -60,6 +77,12 @@ type Filesystem struct {
 	// reads a dentry's name or parent.
 	renameMu sync.RWMutex
 
+	// cache holds the host descriptors of inodes no file uses.
+	cache *fdCache
+	// hostOpens counts the host descriptors of regular files asked of
+	// the gofer.
+	hostOpens atomic.Uint64
+
 	inodesMu sync.Mutex
 	// inodes holds every inode something pins, by host device and inode
 	// number. While it is pinned, the host inode cannot be freed and its
@@ -75,7 +98,7 @@ func New(client *protocol.Client, mf *memfile.MemoryFile) (*Filesystem, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs := &Filesystem{client: client, mf: mf, dev: vfs.NewAnonDev(), writable: client.Writable(), inodes: make(map[inoKey]*inode)}
+	fs := &Filesystem{client: client, mf: mf, dev: vfs.NewAnonDev(), writable: client.Writable(), inodes: make(map[inoKey]*inode), cache: defaultFDCache}
 	fs.root = fs.newDentry(fid, attr, "", nil)
 	return fs, nil
 }
@@ -144,6 +167,18 @@ type inode struct {
 	// cached is set while the page cache exists (cacheFD >= 0).
 	cached atomic.Bool
 
+	// fdMu serialises getting and giving back the host descriptors open
+	// regular files share (see fdcache.go), and protects users and
+	// idleSince; readFD and writeFD change with fdMu and mu held.
+	fdMu sync.Mutex
+	// users counts the open regular files that use readFD or writeFD.
+	users int
+	// idleSince is when the last user went.
+	idleSince time.Time
+	// lruElem is the inode's place in fs.cache while it is idle there,
+	// or nil. Protected by the cache's mu.
+	lruElem *list.Element
+
 	// mu protects the fields below.
 	mu sync.Mutex
 	// attr are the attributes. Mode is kept in mode too.
@@ -155,6 +190,14 @@ type inode struct {
 	target *string
 	// files are the open regular files of the inode.
 	files map[*regularFile]struct{}
+	// readFD is the host descriptor, read-only, that read-only opens
+	// share, or -1. writeFD is the writable one that opens for writing
+	// share, or -1; writeReadable if it reads too (and so serves
+	// read-only opens as well).
+	readFD, writeFD int
+	writeReadable   bool
+	// fifo is a named pipe's state, made by its first open.
+	fifo *pipe.NamedPipe
 
 	// The page cache of a mapped regular file: pages maps page-aligned
 	// file offsets to memory-file offsets, each page holding one
@@ -177,7 +220,7 @@ func (fs *Filesystem) getInode(attr protocol.Attr) *inode {
 	fs.inodesMu.Lock()
 	in, ok := fs.inodes[key]
 	if !ok {
-		in = &inode{fs: fs, key: key, attr: attr, cacheFD: -1}
+		in = &inode{fs: fs, key: key, attr: attr, cacheFD: -1, readFD: -1, writeFD: -1}
 		in.mode.Store(attr.Mode)
 		fs.inodes[key] = in
 	}
@@ -234,10 +277,18 @@ func (in *inode) refreshLocked(d *dentry) {
 	if !in.stale {
 		return
 	}
-	fd := in.cacheFD
+	fd := in.readFD
+	if fd < 0 {
+		fd = in.writeFD
+	}
+	if fd < 0 {
+		fd = in.cacheFD
+	}
 	for f := range in.files {
+		if fd >= 0 {
+			break
+		}
 		fd = f.hostFD
-		break
 	}
 	if fd >= 0 {
 		var st unix.Stat_t
@@ -453,10 +504,33 @@ func (d *dentry) Open(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (
 		return d.openRegular(ctx, vd, flags)
 	case vfs.S_IFLNK:
 		return nil, unix.ELOOP
+	case vfs.S_IFIFO:
+		return d.openFIFO(ctx, vd, flags)
 	default:
-		// Host FIFOs, sockets and device nodes don't reach the sandbox.
+		// Host sockets and device nodes don't reach the sandbox.
 		return nil, unix.ENXIO
 	}
+}
+
+// openFIFO opens a named pipe as fifo(7) says (see pipe.NamedPipe.Open).
+// The pipe is the sentry's own, one per inode: processes in the sandbox
+// talk through it, whichever name of the FIFO each opened, and the host
+// FIFO itself is never opened, so processes outside the sandbox don't
+// take part. Writing is allowed on a read-only tree, as it is on a
+// read-only filesystem. The open file holds a reference on the inode.
+func (d *dentry) openFIFO(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (*vfs.FileDescription, error) {
+	in := d.in
+	in.mu.Lock()
+	if in.fifo == nil {
+		in.fifo = new(pipe.NamedPipe)
+	}
+	np := in.fifo
+	in.mu.Unlock()
+	if vd.Dentry == nil {
+		vd.Dentry = d
+	}
+	in.incRef()
+	return np.Open(ctx, vd, flags, in.decRef)
 }
 
 // dirFile is an open directory.

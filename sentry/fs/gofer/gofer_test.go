@@ -414,9 +414,11 @@ func TestOpenErrors(t *testing.T) {
 		{"dir", unix.O_RDONLY | unix.O_TRUNC, unix.EISDIR},
 		{"link", unix.O_RDONLY, unix.ELOOP},
 		{"link", unix.O_WRONLY, unix.ELOOP},
-		{"fifo", unix.O_RDONLY, unix.ENXIO},
-		{"fifo", unix.O_RDONLY | unix.O_NONBLOCK, unix.ENXIO},
-		{"fifo", unix.O_WRONLY, unix.ENXIO},
+		// A FIFO is the sentry's pipe: these never wait (TestFIFO).
+		{"fifo", unix.O_RDONLY | unix.O_NONBLOCK, nil},
+		{"fifo", unix.O_WRONLY | unix.O_NONBLOCK, unix.ENXIO},
+		{"fifo", unix.O_RDWR, nil},
+		{"fifo", unix.O_WRONLY | unix.O_NONBLOCK | unix.O_TRUNC, unix.ENXIO},
 		{"sock", unix.O_RDONLY, unix.ENXIO},
 	}
 	for _, tc := range tests {
@@ -530,6 +532,9 @@ func TestReadRegular(t *testing.T) {
 func TestReleaseClosesHostFD(t *testing.T) {
 	dir := realTree(t)
 	fs := serve(t, dir)
+	// A cache that keeps nothing idle: the last close closes the host
+	// descriptor (fdcache_test.go tests the cache).
+	fs.cache = newFDCache(0, time.Minute)
 	d := lookup(t, fs.Root(), "file.txt")
 	dd := lookup(t, fs.Root(), "dir")
 	path := filepath.Join(dir, "file.txt")
@@ -540,12 +545,16 @@ func TestReleaseClosesHostFD(t *testing.T) {
 	f.IncRef()
 	f.DecRef()
 	checkFDsTo(t, path, 2, "after dropping an extra reference")
+	g := open(t, d, unix.O_RDONLY)
+	checkFDsTo(t, path, 2, "with two files open, which share one")
+	g.DecRef()
+	checkFDsTo(t, path, 2, "with one file left open")
 	f.DecRef()
 	checkFDsTo(t, path, 1, "after the last reference")
 	// Opening a directory holds no host descriptor.
-	g := open(t, dd, unix.O_RDONLY)
+	h := open(t, dd, unix.O_RDONLY)
 	checkFDsTo(t, filepath.Join(dir, "dir"), 1, "with a directory open")
-	g.DecRef()
+	h.DecRef()
 }
 
 func dirNames(t *testing.T, f *vfs.FileDescription, max int) []string {

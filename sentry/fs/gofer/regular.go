@@ -21,52 +21,27 @@ const (
 	fallocInsertRange   = 0x20
 )
 
-// openRegular opens a regular file. The host descriptor is the one Create
-// got for a new file, or a new one from the gofer with the access mode
-// asked for.
+// openRegular opens a regular file. Its host descriptor is one the inode
+// shares among its open files (see fdcache.go), asked of the gofer only if
+// the inode has none that fits.
 func (d *dentry) openRegular(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (*vfs.FileDescription, error) {
 	acc := int(flags & unix.O_ACCMODE)
 	trunc := flags&unix.O_TRUNC != 0
 	d.mu.Lock()
-	hostFD := d.pendingFD
+	pending := d.pendingFD
 	d.pendingFD = -1
-	if hostFD >= 0 {
-		// Only the dentry's own holders may take it; it's theirs now.
-		d.opens++
-	}
+	// The dentry keeps its FID while a file is open through it, and
+	// while one is being opened.
+	d.opens++
 	d.mu.Unlock()
-	writable := acc != unix.O_RDONLY
-	if hostFD >= 0 {
-		// Create opened it for reading and writing.
-		writable = true
-		if trunc {
-			if err := ftruncate(hostFD, 0); err != nil {
-				unix.Close(hostFD)
-				d.closed()
-				return nil, err
-			}
-		}
-	} else {
-		fid := d.getFID()
-		if fid == 0 {
-			return nil, unix.ENOENT
-		}
-		hflags := acc
-		if trunc {
-			hflags |= unix.O_TRUNC
-		}
-		fd, err := d.fs.client.Open(fid, hflags)
-		if err != nil {
-			return nil, err
-		}
-		hostFD = fd
-		d.mu.Lock()
-		d.opens++
-		d.mu.Unlock()
-	}
 	in := d.in
+	hostFD, private, err := in.getFD(d, acc, trunc, pending)
+	if err != nil {
+		d.closed()
+		return nil, err
+	}
 	in.incRef()
-	f := &regularFile{d: d, in: in, hostFD: hostFD, writable: writable}
+	f := &regularFile{d: d, in: in, hostFD: hostFD, private: private, writable: acc != unix.O_RDONLY}
 	f.fd = vfs.NewFileDescription(f, vd, flags)
 	in.mu.Lock()
 	if in.files == nil {
@@ -75,6 +50,7 @@ func (d *dentry) openRegular(ctx context.Context, vd vfs.VirtualDentry, flags ui
 	in.files[f] = struct{}{}
 	if trunc {
 		in.resizeLocked(0)
+		in.stale = true
 	}
 	if d.fs.writable {
 		// The host file may have changed through another name, or
@@ -106,9 +82,14 @@ type regularFile struct {
 	in *inode
 	// fd is the description, whose status flags (O_APPEND) fcntl may
 	// change.
-	fd     *vfs.FileDescription
-	hostFD int
-	// writable is set if hostFD is open for writing.
+	fd *vfs.FileDescription
+	// hostFD is the host descriptor the file reads and writes with
+	// pread and pwrite: one the inode shares, or the file's own if
+	// private.
+	hostFD  int
+	private bool
+	// writable is set if the file was opened for writing (hostFD is
+	// then open for writing).
 	writable bool
 	// off is the file offset, protected by the description's lock.
 	off int64
@@ -124,28 +105,36 @@ var (
 	} = (*regularFile)(nil)
 )
 
-// writerLocked returns an open file of in with a writable host descriptor,
-// or nil.
+// writableFDOpenLocked returns a writable host descriptor of in that is
+// open, or -1.
 //
 // Preconditions: in.mu is held.
-func (in *inode) writerLocked() *regularFile {
+func (in *inode) writableFDOpenLocked() int {
+	if in.writeFD >= 0 {
+		return in.writeFD
+	}
 	for f := range in.files {
 		if f.writable {
-			return f
+			return f.hostFD
 		}
 	}
-	return nil
+	return -1
 }
 
 // Release implements vfs.FileImpl.Release. Closing a file writes back what
-// shared mappings changed, as close(2) lets the host see it.
+// shared mappings changed, as close(2) lets the host see it, and gives its
+// host descriptor back to the inode: no round trip to the gofer.
 func (f *regularFile) Release() {
 	in := f.in
 	in.mu.Lock()
 	delete(in.files, f)
 	in.writebackLocked(0, ^uint64(0))
 	in.mu.Unlock()
-	unix.Close(f.hostFD)
+	if f.private {
+		unix.Close(f.hostFD)
+	} else {
+		in.putFD()
+	}
 	f.d.closed()
 	in.decRef()
 }

@@ -11,9 +11,10 @@ import (
 )
 
 // SetStat implements vfs.Setter.SetStat. The change is made by the gofer on
-// the node itself; a size change of a file open for writing in the sandbox
-// is made on that file's host descriptor, so that it works on a file
-// already unlinked too.
+// the node itself; a size change of a file the sentry holds a writable host
+// descriptor of (one open for writing in the sandbox, or cached) is made on
+// that descriptor, with no round trip, and works on a file already
+// unlinked too.
 func (d *dentry) SetStat(ctx context.Context, o vfs.SetStatOptions) error {
 	if !d.fs.writable {
 		return unix.EROFS
@@ -54,8 +55,8 @@ func (d *dentry) SetStat(ctx context.Context, o vfs.SetStatOptions) error {
 		if o.Stat.Size > math.MaxInt64 {
 			return unix.EFBIG
 		}
-		if w := in.writerLocked(); w != nil {
-			if err := ftruncate(w.hostFD, int64(o.Stat.Size)); err != nil {
+		if w := in.writableFDOpenLocked(); w >= 0 {
+			if err := ftruncate(w, int64(o.Stat.Size)); err != nil {
 				return err
 			}
 			in.resizeLocked(o.Stat.Size)

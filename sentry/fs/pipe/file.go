@@ -17,16 +17,37 @@ const FIONREAD = 0x541B
 // pipefsMagic is what fstatfs(2) reports for a pipe (PIPEFS_MAGIC).
 const pipefsMagic = 0x50495045
 
-// File is one open end of a pipe (read, write, or both for a pipe reopened
-// O_RDWR through /proc/[pid]/fd).
-type File struct {
+// end is an open end of a pipe (read, write, or both): what an anonymous
+// pipe's File and a named pipe's NamedFile share.
+type end struct {
 	vfs.FileDefaults
 	p           *Pipe
 	read, write bool
-	// fd is the description this file is the implementation of; a write
+	// fd is the description this end is the implementation of; a write
 	// end consults its O_DIRECT flag (packet mode), which fcntl(F_SETFL)
 	// may change.
 	fd *vfs.FileDescription
+}
+
+// newEnd returns an end of p for the access mode of flags, counted by p.
+func newEnd(p *Pipe, flags uint32) end {
+	e := end{p: p}
+	switch flags & unix.O_ACCMODE {
+	case unix.O_RDONLY:
+		e.read = true
+	case unix.O_WRONLY:
+		e.write = true
+	default:
+		e.read, e.write = true, true
+	}
+	p.open(e.read, e.write)
+	return e
+}
+
+// File is one open end of an anonymous pipe (read, write, or both for a
+// pipe reopened O_RDWR through /proc/[pid]/fd).
+type File struct {
+	end
 }
 
 // Check that File is what the syscall layer expects.
@@ -48,28 +69,19 @@ func NewFiles(uid, gid uint32, flags uint32) (r, w *vfs.FileDescription) {
 // Open returns a new description of an end of p: the access mode of flags
 // says which. Opening an anonymous pipe never waits for the other end.
 func (p *Pipe) Open(flags uint32) *vfs.FileDescription {
-	f := &File{p: p}
-	switch flags & unix.O_ACCMODE {
-	case unix.O_RDONLY:
-		f.read = true
-	case unix.O_WRONLY:
-		f.write = true
-	default:
-		f.read, f.write = true, true
-	}
-	p.open(f.read, f.write)
+	f := &File{end: newEnd(p, flags)}
 	f.fd = vfs.NewFileDescription(f, vfs.VirtualDentry{Mount: mount(), Dentry: &dentry{p: p}}, flags)
 	return f.fd
 }
 
 // Pipe returns the pipe f is an end of.
-func (f *File) Pipe() *Pipe { return f.p }
+func (f *end) Pipe() *Pipe { return f.p }
 
 // Release implements vfs.FileImpl.Release.
 func (f *File) Release() { f.p.release(f.read, f.write) }
 
 // Read implements vfs.FileImpl.Read.
-func (f *File) Read(_ context.Context, dst []byte) (int, error) {
+func (f *end) Read(_ context.Context, dst []byte) (int, error) {
 	if !f.read {
 		return 0, unix.EBADF
 	}
@@ -77,7 +89,7 @@ func (f *File) Read(_ context.Context, dst []byte) (int, error) {
 }
 
 // Write implements vfs.FileImpl.Write.
-func (f *File) Write(_ context.Context, src []byte) (int, error) {
+func (f *end) Write(_ context.Context, src []byte) (int, error) {
 	if !f.write {
 		return 0, unix.EBADF
 	}
@@ -87,22 +99,22 @@ func (f *File) Write(_ context.Context, src []byte) (int, error) {
 
 // Readiness implements waiter.Waitable.Readiness. Errors and hang-ups are
 // reported whatever mask asks for, as poll(2) reports them.
-func (f *File) Readiness(mask waiter.EventMask) waiter.EventMask {
+func (f *end) Readiness(mask waiter.EventMask) waiter.EventMask {
 	return f.p.readiness(f.read, f.write) & (mask | waiter.EventErr | waiter.EventHUp)
 }
 
 // EventRegister implements waiter.Waitable.EventRegister.
-func (f *File) EventRegister(e *waiter.Entry) { f.p.queue.EventRegister(e) }
+func (f *end) EventRegister(e *waiter.Entry) { f.p.queue.EventRegister(e) }
 
 // EventUnregister implements waiter.Waitable.EventUnregister.
-func (f *File) EventUnregister(e *waiter.Entry) { f.p.queue.EventUnregister(e) }
+func (f *end) EventUnregister(e *waiter.Entry) { f.p.queue.EventUnregister(e) }
 
 // Stat implements vfs.Stater.
 func (f *File) Stat(context.Context) (vfs.Statx, error) { return f.p.stat(), nil }
 
 // Ioctl implements vfs.FileImpl.Ioctl: FIONREAD writes the number of
 // unread bytes as an int.
-func (f *File) Ioctl(_ context.Context, mem vfs.UserMemory, cmd uint32, arg uintptr) (uintptr, error) {
+func (f *end) Ioctl(_ context.Context, mem vfs.UserMemory, cmd uint32, arg uintptr) (uintptr, error) {
 	if cmd != FIONREAD {
 		return 0, unix.ENOTTY
 	}
@@ -115,11 +127,11 @@ func (f *File) Ioctl(_ context.Context, mem vfs.UserMemory, cmd uint32, arg uint
 }
 
 // PipeSize returns the pipe's capacity (F_GETPIPE_SZ).
-func (f *File) PipeSize() int64 { return f.p.Size() }
+func (f *end) PipeSize() int64 { return f.p.Size() }
 
 // SetPipeSize changes the pipe's capacity (F_SETPIPE_SZ); see
 // Pipe.SetSize.
-func (f *File) SetPipeSize(size uint64, privileged bool) (int64, error) {
+func (f *end) SetPipeSize(size uint64, privileged bool) (int64, error) {
 	return f.p.SetSize(size, privileged)
 }
 

@@ -78,7 +78,7 @@ func (fs *Filesystem) newInode(mode, uid, gid uint32) *inode {
 	case vfs.S_IFDIR:
 		i.size = 2 * bogoDirentSize
 	case vfs.S_IFIFO:
-		i.fifo = &fifo{wake: make(chan struct{})}
+		i.fifo = new(fifo)
 	case vfs.S_IFREG:
 		// Only memfds created with MFD_ALLOW_SEALING take seals.
 		i.seals = F_SEAL_SEAL

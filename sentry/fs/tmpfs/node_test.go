@@ -387,8 +387,8 @@ func TestFIFO(t *testing.T) {
 		t.Errorf("cancelled write open: %v", err)
 	}
 	f := p.inode.fifo
-	if f.readers != 0 || f.writers != 0 || p.inode.refs != 0 {
-		t.Errorf("after all closed: %d readers, %d writers, %d refs", f.readers, f.writers, p.inode.refs)
+	if f.Readers() != 0 || f.Writers() != 0 || p.inode.refs != 0 {
+		t.Errorf("after all closed: %d readers, %d writers, %d refs", f.Readers(), f.Writers(), p.inode.refs)
 	}
 }
 
