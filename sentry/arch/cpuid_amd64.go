@@ -10,3 +10,13 @@ func xgetbv(index uint32) (eax, edx uint32)
 // fxsave stores the calling thread's x87/SSE state into area, which must be
 // 16-byte aligned.
 func fxsave(area *[512]byte)
+
+// rdtsc reads the time-stamp counter.
+func rdtsc() uint64
+
+// CPUID executes CPUID with the given leaf and sub-leaf on the calling
+// thread's CPU.
+func CPUID(leaf, sub uint32) (eax, ebx, ecx, edx uint32) { return cpuid(leaf, sub) }
+
+// RDTSC reads the calling CPU's time-stamp counter.
+func RDTSC() uint64 { return rdtsc() }

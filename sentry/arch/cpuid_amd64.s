@@ -24,3 +24,11 @@ TEXT ·fxsave(SB), NOSPLIT, $0-8
 	MOVQ area+0(FP), DI
 	FXSAVE64 (DI)
 	RET
+
+// func rdtsc() uint64
+TEXT ·rdtsc(SB), NOSPLIT, $0-8
+	RDTSC
+	SHLQ $32, DX
+	ORQ DX, AX
+	MOVQ AX, ret+0(FP)
+	RET

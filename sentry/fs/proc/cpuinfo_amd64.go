@@ -5,13 +5,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"palisade.dev/sentry/arch"
 )
-
-// cpuid executes CPUID with the given leaf and sub-leaf.
-func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
-
-// rdtsc reads the time-stamp counter.
-func rdtsc() uint64
 
 // cpuFacts is what /proc/cpuinfo says of the CPU, read with CPUID: the
 // application runs on the host's CPU and sees it through CPUID anyway.
@@ -86,10 +82,10 @@ func addFlags(out []string, reg uint32, names map[uint]string) []string {
 
 func readCPU() cpuFacts {
 	var c cpuFacts
-	maxLeaf, b, cx, d := cpuid(0, 0)
+	maxLeaf, b, cx, d := arch.CPUID(0, 0)
 	c.maxLeaf = maxLeaf
 	c.vendor = regString(b, d, cx)
-	a1, b1, c1, d1 := cpuid(1, 0)
+	a1, b1, c1, d1 := arch.CPUID(1, 0)
 	c.step = a1 & 0xf
 	c.model = a1 >> 4 & 0xf
 	c.family = a1 >> 8 & 0xf
@@ -100,41 +96,41 @@ func readCPU() cpuFacts {
 		c.model += (a1 >> 16 & 0xf) << 4
 	}
 	c.clflush = (b1 >> 8 & 0xff) * 8
-	maxExt, _, _, _ := cpuid(0x80000000, 0)
+	maxExt, _, _, _ := arch.CPUID(0x80000000, 0)
 
 	var flags []string
 	flags = addFlags(flags, d1, flags1EDX)
 	flags = addFlags(flags, c1, flags1ECX)
 	if maxExt >= 0x80000001 {
-		_, _, ec, ed := cpuid(0x80000001, 0)
+		_, _, ec, ed := arch.CPUID(0x80000001, 0)
 		flags = addFlags(flags, ed, flagsExtEDX)
 		flags = addFlags(flags, ec, flagsExtECX)
 	}
 	if maxExt >= 0x80000007 {
-		if _, _, _, ed := cpuid(0x80000007, 0); ed&(1<<8) != 0 {
+		if _, _, _, ed := arch.CPUID(0x80000007, 0); ed&(1<<8) != 0 {
 			flags = append(flags, "constant_tsc", "nonstop_tsc") // invariant TSC
 		}
 	}
 	if maxLeaf >= 6 {
-		a6, _, _, _ := cpuid(6, 0)
+		a6, _, _, _ := arch.CPUID(6, 0)
 		flags = addFlags(flags, a6, flags6EAX)
 	}
 	if maxLeaf >= 7 {
-		a7, b7, c7, d7 := cpuid(7, 0)
+		a7, b7, c7, d7 := arch.CPUID(7, 0)
 		flags = addFlags(flags, b7, flags7EBX)
 		flags = addFlags(flags, c7, flags7ECX)
 		flags = addFlags(flags, d7, flags7EDX)
 		if a7 >= 1 {
-			a71, _, _, _ := cpuid(7, 1)
+			a71, _, _, _ := arch.CPUID(7, 1)
 			flags = addFlags(flags, a71, flags71EAX)
 		}
 	}
 	if maxLeaf >= 0xd {
-		ad, _, _, _ := cpuid(0xd, 1)
+		ad, _, _, _ := arch.CPUID(0xd, 1)
 		flags = addFlags(flags, ad, flagsDEAX)
 	}
 	if maxExt >= 0x80000008 {
-		a8, b8, _, _ := cpuid(0x80000008, 0)
+		a8, b8, _, _ := arch.CPUID(0x80000008, 0)
 		flags = addFlags(flags, b8, flagsExt8EBX)
 		c.physBits, c.virtBits = a8&0xff, a8>>8&0xff
 	}
@@ -142,17 +138,17 @@ func readCPU() cpuFacts {
 	if maxExt >= 0x80000004 {
 		var s strings.Builder
 		for leaf := uint32(0x80000002); leaf <= 0x80000004; leaf++ {
-			a, b, cc, d := cpuid(leaf, 0)
+			a, b, cc, d := arch.CPUID(leaf, 0)
 			s.WriteString(regString(a, b, cc, d))
 		}
 		c.modelName = strings.TrimSpace(strings.TrimRight(s.String(), "\x00"))
 	}
 	if maxExt >= 0x80000006 {
-		_, _, c6, _ := cpuid(0x80000006, 0)
+		_, _, c6, _ := arch.CPUID(0x80000006, 0)
 		c.cacheKB = c6 >> 16
 	}
 	if maxLeaf >= 0x16 {
-		if a16, _, _, _ := cpuid(0x16, 0); a16&0xffff != 0 {
+		if a16, _, _, _ := arch.CPUID(0x16, 0); a16&0xffff != 0 {
 			c.mhz = float64(a16 & 0xffff)
 		}
 	}
@@ -174,9 +170,9 @@ func regString(regs ...uint32) string {
 // measureTSC estimates the CPU's clock from the time-stamp counter, in
 // MHz, over a few milliseconds.
 func measureTSC() float64 {
-	start, t0 := rdtsc(), time.Now()
+	start, t0 := arch.RDTSC(), time.Now()
 	time.Sleep(20 * time.Millisecond)
-	end, el := rdtsc(), time.Since(t0)
+	end, el := arch.RDTSC(), time.Since(t0)
 	if el <= 0 || end <= start {
 		return 0
 	}
