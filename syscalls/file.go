@@ -3,6 +3,7 @@ package syscalls
 import (
 	"context"
 	"encoding/binary"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ func init() {
 	partial(unix.SYS_PWRITEV2, Pwritev2, "RWF_* flags are accepted and ignored", FD, Ptr, Int, Int, Int, Hex)
 	partial(unix.SYS_OPEN, Open, "O_TMPFILE only on tmpfs", Path, Hex, Oct)
 	partial(unix.SYS_OPENAT, Openat, "O_TMPFILE only on tmpfs", FD, Path, Hex, Oct)
+	partial(unix.SYS_OPENAT2, Openat2, "O_TMPFILE only on tmpfs; RESOLVE_CACHED always fails with EAGAIN", FD, Path, Ptr, Int)
 	full(unix.SYS_CREAT, Creat, Path, Oct)
 	full(unix.SYS_CLOSE, Close, FD)
 	full(unix.SYS_CLOSE_RANGE, CloseRange, Int, Int, Hex)
@@ -409,6 +411,38 @@ func Creat(t *kernel.Task, a args) (uintptr, error) {
 	return openat(t, unix.AT_FDCWD, a[0].Pointer(), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC, a[1].Uint())
 }
 
+// Openat2 implements openat2(2): openat with struct open_how, whose
+// RESOLVE_* flags restrict the walk. RESOLVE_CACHED always fails with
+// EAGAIN, which the man page allows whenever the lookup cannot be done
+// from the cache alone: the sentry's filesystems do not say whether a
+// lookup would hit their dentry caches, and callers retry without the
+// flag.
+func Openat2(t *kernel.Task, a args) (uintptr, error) {
+	dirfd, pathAddr, howAddr, size := a[0].Int(), a[1].Pointer(), a[2].Pointer(), a[3].Uint64()
+	if err := vfs.CheckOpenHowSize(size); err != nil {
+		return 0, err
+	}
+	b := make([]byte, size)
+	if _, err := t.CopyIn(howAddr, b); err != nil {
+		return 0, unix.EFAULT
+	}
+	how, err := vfs.ParseOpenHow(b)
+	if err != nil {
+		return 0, err
+	}
+	if err := how.Validate(); err != nil {
+		return 0, err
+	}
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	if how.Resolve&vfs.ResolveCached != 0 && path != "" {
+		return 0, unix.EAGAIN
+	}
+	return openPath(t, dirfd, path, uint32(how.Flags), uint32(how.Mode), how.Resolve)
+}
+
 // pathFile is an O_PATH description: it names a file but does no I/O.
 type pathFile struct{ vfs.FileDefaults }
 
@@ -417,23 +451,73 @@ func openat(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 	if err != nil {
 		return 0, err
 	}
+	return openPath(t, dirfd, path, flags, mode, 0)
+}
+
+// openResolveOpts returns how the open family walks path from dirfd
+// under openat2's resolve flags: RESOLVE_IN_ROOT starts even an absolute
+// path at dirfd.
+func openResolveOpts(t *kernel.Task, dirfd int32, path string, resolve uint64) (vfs.ResolveOpts, error) {
+	o := vfs.ResolveOpts{Root: t.FSContext().Root(), Resolve: resolve}
+	if resolve&unix.RESOLVE_IN_ROOT != 0 && strings.HasPrefix(path, "/") && dirfd != unix.AT_FDCWD {
+		f, err := getFile(t, dirfd)
+		if err != nil {
+			return o, err
+		}
+		o.Start = f.VirtualDentry()
+		f.DecRef()
+		if o.Start.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
+			return o, unix.ENOTDIR
+		}
+		return o, nil
+	}
+	start, err := t.StartDir(dirfd, path)
+	o.Start = start
+	return o, err
+}
+
+// openPath opens path relative to dirfd as openat(2) does, with
+// openat2(2)'s resolve flags.
+func openPath(t *kernel.Task, dirfd int32, path string, flags, mode uint32, resolve uint64) (uintptr, error) {
 	if flags&unix.O_ACCMODE == unix.O_ACCMODE && flags&unix.O_PATH == 0 {
 		return 0, unix.EINVAL
 	}
 	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
-		return openTmpfile(t, dirfd, path, flags, mode)
+		return openTmpfile(t, dirfd, path, flags, mode, resolve)
 	}
-	follow := flags&unix.O_NOFOLLOW == 0
+	o, err := openResolveOpts(t, dirfd, path, resolve)
+	if err != nil {
+		return 0, err
+	}
+	o.FollowFinal = flags&unix.O_NOFOLLOW == 0
 	if flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
-		follow = false
+		o.FollowFinal = false
 	}
+	ns := t.Kernel().MountNS
 	created := false
-	vd, err := t.Resolve(dirfd, path, follow)
-	if err == unix.ENOENT && flags&unix.O_CREAT != 0 && flags&unix.O_PATH == 0 {
-		if vd, err = createFile(t, dirfd, path, mode, follow); err != nil {
-			return 0, err
+	var vd vfs.VirtualDentry
+	if flags&unix.O_CREAT != 0 && flags&unix.O_PATH == 0 {
+		for tries := 0; ; tries++ {
+			var parent vfs.VirtualDentry
+			var name string
+			vd, parent, name, err = ns.ResolveCreate(t, path, o)
+			if err != unix.ENOENT || !parent.Ok() {
+				break
+			}
+			vd, err = createFile(t, parent, name, mode)
+			// Another task may have made the name since the
+			// walk: without O_EXCL, open what it made.
+			if err == unix.EEXIST && flags&unix.O_EXCL == 0 && tries < 2 {
+				continue
+			}
+			if err != nil {
+				return 0, err
+			}
+			created = true
+			break
 		}
-		created = true
+	} else {
+		vd, err = ns.Resolve(t, path, o)
 	}
 	if err != nil {
 		return 0, err
@@ -502,14 +586,19 @@ type tmpfiler interface {
 // openTmpfile implements open(2) with O_TMPFILE: an unnamed regular file
 // in the directory path names, which linkat(2) may later name unless
 // O_EXCL was given.
-func openTmpfile(t *kernel.Task, dirfd int32, path string, flags, mode uint32) (uintptr, error) {
+func openTmpfile(t *kernel.Task, dirfd int32, path string, flags, mode uint32, resolve uint64) (uintptr, error) {
 	if acc := flags & unix.O_ACCMODE; acc != unix.O_WRONLY && acc != unix.O_RDWR {
 		return 0, unix.EINVAL
 	}
 	if flags&unix.O_CREAT != 0 {
 		return 0, unix.EINVAL
 	}
-	vd, err := t.Resolve(dirfd, path, true)
+	o, err := openResolveOpts(t, dirfd, path, resolve)
+	if err != nil {
+		return 0, err
+	}
+	o.FollowFinal = true
+	vd, err := t.Kernel().MountNS.Resolve(t, path, o)
 	if err != nil {
 		return 0, err
 	}
@@ -532,36 +621,8 @@ func openTmpfile(t *kernel.Task, dirfd int32, path string, flags, mode uint32) (
 	return uintptr(fd), err
 }
 
-// createFile creates the regular file path names for open(O_CREAT).
-func createFile(t *kernel.Task, dirfd int32, path string, mode uint32, follow bool) (vfs.VirtualDentry, error) {
-	if strings.HasSuffix(path, "/") {
-		return vfs.VirtualDentry{}, unix.EISDIR
-	}
-	parent, name, err := resolveParent(t, dirfd, path)
-	if err != nil {
-		return vfs.VirtualDentry{}, err
-	}
-	// A dangling symlink: the file is created where it points, as Linux
-	// does for O_CREAT without O_EXCL.
-	for hops := 0; follow; hops++ {
-		d, err := parent.Dentry.Lookup(t, name)
-		if err != nil || d.Mode()&vfs.S_IFMT != vfs.S_IFLNK {
-			break
-		}
-		if hops >= 40 {
-			return vfs.VirtualDentry{}, unix.ELOOP
-		}
-		target, err := d.Readlink(t)
-		if err != nil {
-			return vfs.VirtualDentry{}, err
-		}
-		if strings.HasSuffix(target, "/") {
-			return vfs.VirtualDentry{}, unix.EISDIR
-		}
-		if parent, name, err = resolveParentFrom(t, parent, target); err != nil {
-			return vfs.VirtualDentry{}, err
-		}
-	}
+// createFile creates the regular file name in parent for open(O_CREAT).
+func createFile(t *kernel.Task, parent vfs.VirtualDentry, name string, mode uint32) (vfs.VirtualDentry, error) {
 	dw, err := writableDir(t, parent)
 	if err != nil {
 		return vfs.VirtualDentry{}, err
@@ -572,33 +633,6 @@ func createFile(t *kernel.Task, dirfd int32, path string, mode uint32, follow bo
 	}
 	vfs.NotifyChild(parent.Dentry, vfs.InCreate, name, d)
 	return vfs.VirtualDentry{Mount: parent.Mount, Dentry: d}, nil
-}
-
-// resolveParentFrom is resolveParent for a path relative to start (a
-// symlink's directory) or absolute.
-func resolveParentFrom(t *kernel.Task, start vfs.VirtualDentry, path string) (vfs.VirtualDentry, string, error) {
-	trimmed := strings.TrimRight(path, "/")
-	if trimmed == "" {
-		return vfs.VirtualDentry{}, "", unix.EISDIR
-	}
-	dir, name := ".", trimmed
-	if i := strings.LastIndexByte(trimmed, '/'); i >= 0 {
-		dir, name = trimmed[:i+1], trimmed[i+1:]
-	}
-	if len(name) > vfs.NameMax {
-		return vfs.VirtualDentry{}, "", unix.ENAMETOOLONG
-	}
-	if name == "." || name == ".." {
-		return vfs.VirtualDentry{}, "", unix.EISDIR
-	}
-	parent, err := t.Kernel().MountNS.Resolve(t, dir, vfs.ResolveOpts{Root: t.FSContext().Root(), Start: start, FollowFinal: true})
-	if err != nil {
-		return vfs.VirtualDentry{}, "", err
-	}
-	if parent.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
-		return vfs.VirtualDentry{}, "", unix.ENOTDIR
-	}
-	return parent, name, nil
 }
 
 // Close implements close(2).
@@ -855,14 +889,22 @@ func faccessat(t *kernel.Task, dirfd int32, pathAddr uintptr, mode uint32, flags
 	if err != nil {
 		return 0, err
 	}
+	// Without AT_EACCESS the walk and the check use the real IDs.
+	c := t.Credentials()
+	ctx := context.Context(t)
+	if flags&unix.AT_EACCESS == 0 {
+		c = accessCreds(c)
+		ctx = credsContext{t, c}
+	}
 	var vd vfs.VirtualDentry
 	if path == "" {
 		if flags&unix.AT_EMPTY_PATH == 0 {
 			return 0, unix.ENOENT
 		}
 		vd, err = t.StartDir(dirfd, "")
-	} else {
-		vd, err = t.Resolve(dirfd, path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	} else if vd, err = t.StartDir(dirfd, path); err == nil {
+		o := vfs.ResolveOpts{Root: t.FSContext().Root(), Start: vd, FollowFinal: flags&unix.AT_SYMLINK_NOFOLLOW == 0}
+		vd, err = t.Kernel().MountNS.Resolve(ctx, path, o)
 	}
 	if err != nil {
 		return 0, err
@@ -874,38 +916,40 @@ func faccessat(t *kernel.Task, dirfd int32, pathAddr uintptr, mode uint32, flags
 	if mode&wOK != 0 && vd.Mount.ReadOnly && (st.Mode&vfs.S_IFMT == vfs.S_IFREG || st.Mode&vfs.S_IFMT == vfs.S_IFDIR || st.Mode&vfs.S_IFMT == vfs.S_IFLNK) {
 		return 0, unix.EROFS
 	}
-	c := t.Credentials()
-	uid, gid := c.RealUID, c.RealGID
-	if flags&unix.AT_EACCESS != 0 {
-		uid, gid = c.EffectiveUID, c.EffectiveGID
-	}
-	if !mayAccess(st, uid, gid, c.InGroup(gid) || gid == st.GID, c.HasCapability(unix.CAP_DAC_OVERRIDE), c.HasCapability(unix.CAP_DAC_READ_SEARCH), mode) {
+	if !mayAccess(st, c.FSUID, c.FSGID, slices.Contains(c.Groups, st.GID), c.HasCapability(unix.CAP_DAC_OVERRIDE), c.HasCapability(unix.CAP_DAC_READ_SEARCH), mode) {
 		return 0, unix.EACCES
 	}
 	return 0, nil
 }
 
-// mayAccess applies the classic Unix permission check.
+// accessCreds returns the credentials access(2) checks with (faccessat
+// without AT_EACCESS), as Linux makes them: the real user and group as
+// the filesystem IDs, and no capabilities for a real user other than
+// root, whose effective set becomes its permitted set.
+func accessCreds(c *auth.Credentials) *auth.Credentials {
+	n := c.Copy()
+	n.FSUID, n.FSGID = c.RealUID, c.RealGID
+	if c.RealUID != 0 {
+		n.EffectiveCaps = 0
+	} else {
+		n.EffectiveCaps = c.PermittedCaps
+	}
+	return n
+}
+
+// credsContext is a task acting with other credentials (the path walk
+// of access(2)).
+type credsContext struct {
+	*kernel.Task
+	creds *auth.Credentials
+}
+
+// Credentials returns the credentials the task acts with.
+func (c credsContext) Credentials() *auth.Credentials { return c.creds }
+
+// mayAccess applies the classic Unix permission check (vfs.MayAccess).
 func mayAccess(st vfs.Statx, uid, gid uint32, inGroup, dacOverride, readSearch bool, want uint32) bool {
-	// CAP_DAC_READ_SEARCH: read any file, read and search any directory.
-	if readSearch && want&2 == 0 && (want&1 == 0 || st.Mode&vfs.S_IFMT == vfs.S_IFDIR) {
-		return true
-	}
-	if dacOverride {
-		// Root may do anything, except execute a file nobody may execute.
-		if want&1 != 0 && st.Mode&vfs.S_IFMT != vfs.S_IFDIR && st.Mode&0o111 == 0 {
-			return false
-		}
-		return true
-	}
-	perm := st.Mode & 7
-	switch {
-	case uid == st.UID:
-		perm = (st.Mode >> 6) & 7
-	case gid == st.GID || inGroup:
-		perm = (st.Mode >> 3) & 7
-	}
-	return perm&want == want
+	return vfs.MayAccess(st, uid, gid, inGroup, dacOverride, readSearch, want)
 }
 
 // Access implements access(2).
@@ -969,14 +1013,7 @@ func mayEnter(t *kernel.Task, vd vfs.VirtualDentry) error {
 	if vd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
 		return unix.ENOTDIR
 	}
-	st, err := vd.Dentry.Stat(t)
-	if err != nil {
-		return err
-	}
-	if !mayAccessAs(t, st, 1) {
-		return unix.EACCES
-	}
-	return nil
+	return vfs.MaySearch(t, vd.Dentry)
 }
 
 // Chroot implements chroot(2).

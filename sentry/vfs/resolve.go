@@ -23,83 +23,168 @@ type ResolveOpts struct {
 	Start VirtualDentry
 	// FollowFinal follows a symlink in the last component.
 	FollowFinal bool
+	// Resolve holds openat2(2)'s RESOLVE_* flags, which restrict the
+	// walk: RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+	// and RESOLVE_BENEATH or RESOLVE_IN_ROOT, which make Start the root.
+	// RESOLVE_CACHED is the caller's business (see OpenHow.Validate).
+	Resolve uint64
 }
 
 // Resolve returns the dentry path names.
+//
+// Every directory the walk looks a name up in (including "." and "..")
+// must be searchable by the caller that ctx stands for, or the walk fails
+// with EACCES (path_resolution(7)). Directories everyone may search cost
+// nothing extra; otherwise the caller's credentials are fetched once per
+// walk.
 func (ns *MountNamespace) Resolve(ctx context.Context, path string, o ResolveOpts) (VirtualDentry, error) {
+	vd, _, _, err := ns.walk(ctx, path, o, false)
+	return vd, err
+}
+
+// ResolveCreate resolves path as open(2) with O_CREAT does. If the file
+// exists it is returned (a final symlink followed if o.FollowFinal says
+// so). If the walk reaches the last component, of path or of the target
+// of a final symlink it follows, and that name does not exist, it fails
+// with ENOENT and also returns the directory the name would be created
+// in and the name. A last component followed by a slash gives EISDIR
+// (O_CREAT never creates a directory).
+func (ns *MountNamespace) ResolveCreate(ctx context.Context, path string, o ResolveOpts) (vd, parent VirtualDentry, name string, err error) {
+	return ns.walk(ctx, path, o, true)
+}
+
+// walk implements Resolve and ResolveCreate.
+func (ns *MountNamespace) walk(ctx context.Context, path string, o ResolveOpts, create bool) (VirtualDentry, VirtualDentry, string, error) {
+	var none VirtualDentry
 	if path == "" {
-		return VirtualDentry{}, unix.ENOENT
+		return none, none, "", unix.ENOENT
 	}
 	if len(path) >= PathMax {
-		return VirtualDentry{}, unix.ENAMETOOLONG
+		return none, none, "", unix.ENAMETOOLONG
+	}
+	root := o.Root
+	beneath := o.Resolve&unix.RESOLVE_BENEATH != 0
+	scoped := beneath || o.Resolve&unix.RESOLVE_IN_ROOT != 0
+	noXdev := o.Resolve&unix.RESOLVE_NO_XDEV != 0
+	if scoped {
+		root = o.Start
 	}
 	cur := o.Start
 	if path[0] == '/' {
-		cur = o.Root
+		if beneath {
+			return none, none, "", unix.EXDEV
+		}
+		// An absolute path may start on another mount than Start,
+		// even with RESOLVE_NO_XDEV.
+		cur = root
 	}
 	comps := splitPath(path)
 	// A trailing slash requires the result to be a directory (and so
 	// follows a final symlink).
-	mustBeDir := strings.HasSuffix(path, "/")
+	lastSlash := strings.HasSuffix(path, "/")
+	mustBeDir := lastSlash
 	follow := o.FollowFinal || mustBeDir
 	links := 0
+	var search searchChecker
 	for len(comps) > 0 {
 		name := comps[0]
 		comps = comps[1:]
-		if cur.Dentry.Mode()&S_IFMT != S_IFDIR {
-			return VirtualDentry{}, unix.ENOTDIR
+		last := len(comps) == 0
+		mode := cur.Dentry.Mode()
+		if mode&S_IFMT != S_IFDIR {
+			return none, none, "", unix.ENOTDIR
+		}
+		if mode&0o111 != 0o111 {
+			if err := search.check(ctx, cur.Dentry, mode); err != nil {
+				return none, none, "", err
+			}
 		}
 		switch name {
 		case ".":
 			continue
 		case "..":
-			cur = ns.parentOf(o.Root, cur)
+			next := ns.parentOf(root, cur)
+			if beneath && (cur == root || next == cur) {
+				return none, none, "", unix.EXDEV
+			}
+			if noXdev && next.Mount != cur.Mount {
+				return none, none, "", unix.EXDEV
+			}
+			cur = next
 			continue
 		}
+		if create && last && lastSlash {
+			return none, none, "", unix.EISDIR
+		}
 		if len(name) > NameMax {
-			return VirtualDentry{}, unix.ENAMETOOLONG
+			return none, none, "", unix.ENAMETOOLONG
 		}
 		child, err := cur.Dentry.Lookup(ctx, name)
 		if err != nil {
-			return VirtualDentry{}, err
+			if create && last && err == unix.ENOENT {
+				return none, cur, name, err
+			}
+			return none, none, "", err
 		}
 		next := ns.followMounts(VirtualDentry{cur.Mount, child})
-		if next.Dentry.Mode()&S_IFMT == S_IFLNK && (len(comps) > 0 || follow) {
-			links++
-			if links > MaxSymlinks {
-				return VirtualDentry{}, unix.ELOOP
-			}
-			if to, ok, err := followMagic(ctx, next.Dentry); ok {
-				if err != nil {
-					return VirtualDentry{}, err
-				}
-				cur = to
-				continue
-			}
-			target, err := next.Dentry.Readlink(ctx)
-			if err != nil {
-				return VirtualDentry{}, err
-			}
-			if target == "" {
-				return VirtualDentry{}, unix.ENOENT
-			}
-			if target[0] == '/' {
-				cur = o.Root
-			}
-			if len(comps) == 0 && strings.HasSuffix(target, "/") {
-				// A final symlink whose target ends in a slash must
-				// lead to a directory, as a trailing slash does.
-				mustBeDir = true
-			}
-			comps = append(splitPath(target), comps...)
+		if noXdev && next.Mount != cur.Mount {
+			return none, none, "", unix.EXDEV
+		}
+		if next.Dentry.Mode()&S_IFMT != S_IFLNK || last && !follow {
+			cur = next
 			continue
 		}
-		cur = next
+		if o.Resolve&unix.RESOLVE_NO_SYMLINKS != 0 {
+			return none, none, "", unix.ELOOP
+		}
+		links++
+		if links > MaxSymlinks {
+			return none, none, "", unix.ELOOP
+		}
+		if to, ok, err := followMagic(ctx, next.Dentry); ok {
+			if err != nil {
+				return none, none, "", err
+			}
+			switch {
+			case o.Resolve&unix.RESOLVE_NO_MAGICLINKS != 0:
+				return none, none, "", unix.ELOOP
+			case noXdev && to.Mount != cur.Mount, scoped:
+				// A jump may land anywhere: outside the root,
+				// on another mount.
+				return none, none, "", unix.EXDEV
+			}
+			cur = to
+			continue
+		}
+		target, err := next.Dentry.Readlink(ctx)
+		if err != nil {
+			return none, none, "", err
+		}
+		if target == "" {
+			return none, none, "", unix.ENOENT
+		}
+		if target[0] == '/' {
+			if beneath {
+				return none, none, "", unix.EXDEV
+			}
+			if noXdev && root.Mount != cur.Mount {
+				return none, none, "", unix.EXDEV
+			}
+			cur = root
+		}
+		if last {
+			// The target's last component is now the walk's: a
+			// slash after it means a directory, as a trailing
+			// slash does.
+			lastSlash = strings.HasSuffix(target, "/")
+			mustBeDir = mustBeDir || lastSlash
+		}
+		comps = append(splitPath(target), comps...)
 	}
 	if mustBeDir && cur.Dentry.Mode()&S_IFMT != S_IFDIR {
-		return VirtualDentry{}, unix.ENOTDIR
+		return none, none, "", unix.ENOTDIR
 	}
-	return cur, nil
+	return cur, none, "", nil
 }
 
 func splitPath(p string) []string {
