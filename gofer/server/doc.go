@@ -1,6 +1,8 @@
-// Package server is the gofer: it serves one directory tree, given as a root
-// file descriptor, to the sentry over the protocol of gofer/protocol, and
-// donates opened host file descriptors for regular files and directories.
+// Package server is the gofer: it serves a directory tree, given as a root
+// file descriptor (ServeWith), or a single file, given as an entry of a
+// directory (ServeEntry), to the sentry over the protocol of
+// gofer/protocol, and donates opened host file descriptors for regular
+// files and directories.
 //
 // The gofer is the only process of a sandbox that opens host files, so it is
 // written to keep the sentry inside the tree:
@@ -26,7 +28,8 @@
 //     here or outside) can't be re-opened (ESTALE).
 //   - By default the tree is served read-only: every change, and opening
 //     for writing, gets EROFS. ServeWith with Options.Writable serves it
-//     read-write (runsc --overlay=none with a writable root).
+//     read-write (runsc --overlay=none with a writable root, or a bind
+//     mount that is not read-only).
 //
 // # Imports
 //
@@ -36,5 +39,7 @@
 // # Lock order
 //
 // None: one goroutine serves a connection and handles its requests one at a
-// time, so the FID table has no lock.
+// time, so the FID table has no lock. A process may serve several trees
+// (a container's root and its bind mounts), one connection and goroutine
+// each; connections share no state.
 package server

@@ -72,15 +72,20 @@ func ServeWith(sockFD int, rootFD int, o Options) error {
 		unix.Close(rfd)
 		return fmt.Errorf("gofer: stat root: %w", err)
 	}
-	root := newNode(rfd, nil, "", &st)
+	return serveRoot(sockFD, newNode(rfd, nil, "", &st), o)
+}
+
+// serveRoot serves the tree whose root is root, which it takes over (and
+// releases, with the nodes above it, when it returns), on sockFD.
+func serveRoot(sockFD int, root *node, o Options) error {
 	sfd, err := unix.FcntlInt(uintptr(sockFD), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
-		unix.Close(rfd)
+		releaseNode(root)
 		return fmt.Errorf("gofer: dup socket: %w", err)
 	}
 	conn, err := protocol.NewConn(sfd)
 	if err != nil {
-		unix.Close(rfd)
+		releaseNode(root)
 		return err
 	}
 	s := &server{
@@ -223,7 +228,10 @@ func newNode(fd int, parent *node, name string, st *unix.Stat_t) *node {
 
 // decRef drops a reference to n, closing it and dropping its reference to
 // its parent when it was the last.
-func (s *server) decRef(n *node) {
+func (s *server) decRef(n *node) { releaseNode(n) }
+
+// releaseNode is decRef for a node no server holds yet.
+func releaseNode(n *node) {
 	for n != nil {
 		n.refs--
 		if n.refs > 0 {

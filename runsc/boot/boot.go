@@ -8,6 +8,7 @@ package boot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -22,12 +23,7 @@ import (
 	"palisade.dev/runsc/config"
 	"palisade.dev/runsc/specutils"
 	"palisade.dev/sentry/control"
-	"palisade.dev/sentry/fs/dev"
-	"palisade.dev/sentry/fs/devpts"
 	"palisade.dev/sentry/fs/host"
-	"palisade.dev/sentry/fs/proc"
-	sysfs "palisade.dev/sentry/fs/sys"
-	"palisade.dev/sentry/fs/tmpfs"
 	"palisade.dev/sentry/kernel"
 	"palisade.dev/sentry/kernel/auth"
 	"palisade.dev/sentry/memfile"
@@ -37,10 +33,13 @@ import (
 
 // Args are the inputs of Run.
 type Args struct {
-	ID           string
-	Spec         *specs.Spec
-	Conf         *config.Config
-	GoferFD      int
+	ID      string
+	Spec    *specs.Spec
+	Conf    *config.Config
+	GoferFD int
+	// MountFDs are the gofer connections of the spec's bind mounts, in
+	// the spec's order.
+	MountFDs     []int
 	ControllerFD int
 	StdioFDs     []int
 	Log          *slog.Logger
@@ -75,10 +74,15 @@ func Run(a Args) error {
 	if a.Spec.Hostname != "" {
 		k.Hostname = a.Spec.Hostname
 	}
-	if err := mountAll(k, a.Spec, mf, a.Log); err != nil {
-		return err
-	}
 	l := &loader{k: k, spec: a.Spec, stdio: a.StdioFDs, id: a.ID, log: a.Log}
+	if err := mountAll(k, a.Spec, mf, a.MountFDs, a.Log); err != nil {
+		// A mount the spec asks for that can't be made (a missing
+		// mount point on a read-only root, a bad option) fails the
+		// container's start, so that runsc reports it once, rather than
+		// on the container's stderr.
+		a.Log.Info("mounts failed", "err", err)
+		l.bootErr = errors.New(err.Error())
+	}
 	ln, err := net.FileListener(os.NewFile(uintptr(a.ControllerFD), "control"))
 	if err != nil {
 		return fmt.Errorf("control socket: %w", err)
@@ -97,60 +101,6 @@ func raiseNoFile() {
 	}
 }
 
-// mountAll mounts the spec's filesystems that the sentry implements.
-func mountAll(k *kernel.Kernel, spec *specs.Spec, mf *memfile.MemoryFile, log *slog.Logger) error {
-	ns := k.MountNS
-	ctx := context.Background()
-	root := ns.Root()
-	for _, m := range spec.Mounts {
-		var fs vfs.Filesystem
-		switch {
-		case m.Type == "proc":
-			fs = proc.New(k)
-		case m.Destination == "/dev" && (m.Type == "tmpfs" || m.Type == "devtmpfs"):
-			fs = dev.New(mf)
-		case m.Type == "devpts":
-			opts, err := devpts.ParseOptions(m.Options)
-			if err != nil {
-				return fmt.Errorf("mount %s: %w", m.Destination, err)
-			}
-			fs = devpts.New(opts)
-		case m.Type == "sysfs":
-			// The sentry's own /sys; the host's must not show through.
-			fs = sysfs.New(k)
-		case m.Type == "tmpfs":
-			opts, _, err := tmpfs.ParseOptions(m.Options)
-			if err != nil {
-				return fmt.Errorf("mount %s: %w", m.Destination, err)
-			}
-			fs = tmpfs.New(mf, opts)
-		default:
-			log.Warn("mount not supported yet: skipped", "destination", m.Destination, "type", m.Type, "source", m.Source)
-			continue
-		}
-		at, err := ns.Resolve(ctx, m.Destination, vfs.ResolveOpts{Root: root, Start: root, FollowFinal: true})
-		if err != nil {
-			// The root is read-only, so a missing mount point can't be made.
-			log.Warn("mount point missing in the root: skipped", "destination", m.Destination, "err", err)
-			continue
-		}
-		if at.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
-			return fmt.Errorf("mount %s: destination is not a directory", m.Destination)
-		}
-		ns.Mount(at, fs, m.Source, hasOption(m.Options, "ro"))
-	}
-	return nil
-}
-
-func hasOption(opts []string, o string) bool {
-	for _, x := range opts {
-		if x == o {
-			return true
-		}
-	}
-	return false
-}
-
 // loader starts the container's process on request.
 type loader struct {
 	k     *kernel.Kernel
@@ -158,6 +108,9 @@ type loader struct {
 	stdio []int
 	id    string
 	log   *slog.Logger
+
+	// bootErr, if set, is why the container can't start.
+	bootErr error
 
 	mu      sync.Mutex
 	started bool
@@ -173,6 +126,9 @@ func (l *loader) StartContainer(id string) error {
 	}
 	if l.started {
 		return fmt.Errorf("container %q already started", id)
+	}
+	if l.bootErr != nil {
+		return l.bootErr
 	}
 	args, err := l.initArgs()
 	if err != nil {

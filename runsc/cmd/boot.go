@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/google/subcommands"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -16,6 +18,9 @@ import (
 // Boot implements the internal "runsc boot": the sentry process.
 type Boot struct {
 	specFD, goferFD, controllerFD, logFD int
+	// mountFDs are the gofer connections of the spec's bind mounts, in
+	// the spec's order, comma-separated.
+	mountFDs string
 }
 
 // Name implements subcommands.Command.
@@ -35,6 +40,7 @@ func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.IntVar(&b.goferFD, "gofer-fd", -1, "FD of the connection to the root filesystem's gofer")
 	f.IntVar(&b.controllerFD, "controller-fd", -1, "FD of the listening control socket")
 	f.IntVar(&b.logFD, "log-fd", -1, "FD to write logs to (default: warnings to stderr)")
+	f.StringVar(&b.mountFDs, "mount-fds", "", "comma-separated FDs of the gofer connections of the spec's bind mounts, in the spec's order")
 }
 
 // Execute implements subcommands.Command.
@@ -42,6 +48,16 @@ func (b *Boot) Execute(ctx context.Context, f *flag.FlagSet, args ...any) subcom
 	conf := args[0].(*config.Config)
 	if f.NArg() != 1 || b.specFD < 0 || b.goferFD < 0 || b.controllerFD < 0 {
 		return Errorf(conf, "boot: needs --spec-fd, --gofer-fd, --controller-fd and a container id")
+	}
+	var mountFDs []int
+	if b.mountFDs != "" {
+		for _, x := range strings.Split(b.mountFDs, ",") {
+			fd, err := strconv.Atoi(x)
+			if err != nil || fd < 0 {
+				return Errorf(conf, "boot: bad --mount-fds %q", b.mountFDs)
+			}
+			mountFDs = append(mountFDs, fd)
+		}
 	}
 	log := processLogger(conf, b.logFD)
 	var spec specs.Spec
@@ -51,9 +67,13 @@ func (b *Boot) Execute(ctx context.Context, f *flag.FlagSet, args ...any) subcom
 	}
 	sf.Close()
 	err := boot.Run(boot.Args{
-		ID: f.Arg(0), Spec: &spec, Conf: conf, GoferFD: b.goferFD, ControllerFD: b.controllerFD,
+		ID: f.Arg(0), Spec: &spec, Conf: conf, GoferFD: b.goferFD, MountFDs: mountFDs, ControllerFD: b.controllerFD,
 		StdioFDs: []int{0, 1, 2}, Log: log,
 	})
-	log.Error("sentry failed", "err", err)
+	if b.logFD >= 0 {
+		// Without a log file, the logger writes to stderr, where
+		// Errorf says it.
+		log.Error("sentry failed", "err", err)
+	}
 	return Errorf(conf, "boot %q: %v", f.Arg(0), err)
 }

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -30,6 +32,7 @@ type Do struct {
 	cwd     string
 	capAdd  string
 	capDrop string
+	volumes volumeFlags
 }
 
 // Name implements subcommands.Command.
@@ -48,7 +51,9 @@ global --overlay=none, writes reach the host). The command's standard
 input, output and error are runsc's, and runsc exits with its exit status
 (128+N if it was killed by signal N). The process runs as the caller's
 user with Docker's default capabilities, changed by --cap-add and
---cap-drop.
+--cap-drop. --volume (-v) HOST:CTR[:ro] bind-mounts the host file or
+directory HOST at CTR, as docker run -v does: writes reach the host
+unless it is read-only (ro).
 `
 }
 
@@ -58,6 +63,8 @@ func (d *Do) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&d.cwd, "cwd", "", "working directory inside the sandbox (default: the current directory when --root-dir is /, else /)")
 	f.StringVar(&d.capAdd, "cap-add", "", "comma-separated capabilities to add to Docker's default set (SYS_ADMIN or CAP_SYS_ADMIN; ALL for every one)")
 	f.StringVar(&d.capDrop, "cap-drop", "", "comma-separated capabilities to remove from the set (ALL for every one)")
+	f.Var(&d.volumes, "volume", "bind-mount a host file or directory: HOST:CTR[:ro|rw] (repeatable)")
+	f.Var(&d.volumes, "v", "shorthand for --volume")
 }
 
 // Execute implements subcommands.Command.
@@ -104,6 +111,13 @@ func (d *Do) Execute(ctx context.Context, f *flag.FlagSet, args ...any) subcomma
 	}
 	defer os.RemoveAll(bundle)
 	spec := doSpec(rootDir, cwd, f.Args(), caps)
+	// As docker run: a volume inside another goes on top of it,
+	// whichever was named first.
+	vols := slices.Clone(d.volumes)
+	slices.SortStableFunc(vols, func(a, b specs.Mount) int {
+		return strings.Count(a.Destination, "/") - strings.Count(b.Destination, "/")
+	})
+	spec.Mounts = append(spec.Mounts, vols...)
 	b, _ := json.MarshalIndent(spec, "", "  ")
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
 		return Errorf(conf, "do: bundle: %v", err)
@@ -187,6 +201,69 @@ func doSpec(rootDir, cwd string, argv []string, caps []string) *specs.Spec {
 		Hostname: hostname,
 		Mounts:   mounts,
 	}
+}
+
+// volumeFlags are the --volume flags, as bind mounts.
+type volumeFlags []specs.Mount
+
+// String implements flag.Value.
+func (v *volumeFlags) String() string {
+	var s []string
+	for _, m := range *v {
+		x := m.Source + ":" + m.Destination
+		if specutils.MountReadOnly(m) {
+			x += ":ro"
+		}
+		s = append(s, x)
+	}
+	return strings.Join(s, " ")
+}
+
+// Set implements flag.Value: HOST:CTR[:OPTIONS] as docker run -v takes
+// it, HOST an existing file or directory, CTR an absolute path, and
+// OPTIONS a comma-separated list of ro and rw.
+func (v *volumeFlags) Set(val string) error {
+	parts := strings.Split(val, ":")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return fmt.Errorf("want HOST:CTR[:ro|rw]")
+	}
+	host, ctr := parts[0], parts[1]
+	if !filepath.IsAbs(ctr) {
+		return fmt.Errorf("container path %q must be absolute", ctr)
+	}
+	if filepath.Clean(ctr) == "/" {
+		return fmt.Errorf("cannot mount over the root")
+	}
+	opts := []string{"rbind"}
+	if len(parts) == 3 {
+		for _, o := range strings.Split(parts[2], ",") {
+			switch o {
+			case "ro", "rw":
+				opts = append(opts, o)
+			default:
+				return fmt.Errorf("unknown option %q (want ro or rw)", o)
+			}
+		}
+	}
+	host, err := filepath.Abs(host)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(host); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("host path %q: %v", host, err)
+	}
+	ctr = filepath.Clean(ctr)
+	for _, m := range *v {
+		if m.Destination == ctr {
+			return fmt.Errorf("duplicate mount point %q", ctr)
+		}
+	}
+	*v = append(*v, specs.Mount{Destination: ctr, Type: "bind", Source: host, Options: opts})
+	return nil
 }
 
 // under reports whether path is dir or lies beneath it.

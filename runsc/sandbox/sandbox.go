@@ -6,12 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"net/rpc"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"palisade.dev/runsc/config"
+	"palisade.dev/runsc/specutils"
 	"palisade.dev/sentry/control"
 )
 
@@ -69,15 +74,18 @@ func Create(a CreateArgs) (s *Sandbox, retErr error) {
 		return nil, err
 	}
 
-	// The gofer and the sentry talk over a socket pair.
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	// The gofer serves the root and each bind mount's source on a
+	// connection of its own to the sentry: a socket pair each.
+	binds, err := bindSources(a.Spec)
+	if err != nil {
+		return nil, err
+	}
+	goferEnds, sentryEnds, err := socketPairs(1 + len(binds))
+	defer closeAll(goferEnds)
+	defer closeAll(sentryEnds)
 	if err != nil {
 		return nil, fmt.Errorf("gofer socket pair: %w", err)
 	}
-	goferEnd := os.NewFile(uintptr(fds[0]), "gofer-io")
-	sentryEnd := os.NewFile(uintptr(fds[1]), "sentry-gofer")
-	defer goferEnd.Close()
-	defer sentryEnd.Close()
 
 	// The control socket listens before the sentry starts, so clients
 	// can connect at once.
@@ -100,7 +108,8 @@ func Create(a CreateArgs) (s *Sandbox, retErr error) {
 	}
 	defer specFile.Close()
 
-	// Gofer: fd 3 is its end of the socket pair; fd 4 the debug log.
+	// Gofer: fd 3 is its end of the root's socket pair; fd 4 the debug
+	// log; then the ends of the bind mounts', in the spec's order.
 	goferLog, err := a.Conf.OpenDebugLog(a.ID, "gofer")
 	if err != nil {
 		return nil, err
@@ -111,9 +120,20 @@ func Create(a CreateArgs) (s *Sandbox, retErr error) {
 		// memory overlay they stay in the sandbox and the gofer only reads.
 		goferArgs = append(goferArgs, "--rw")
 	}
+	goferFiles := []*os.File{goferEnds[0], logOrNull(goferLog)}
+	for i, b := range binds {
+		// Bind mounts are not overlaid: unless read-only, writes reach
+		// the host, as with Docker volumes.
+		mode := "rw"
+		if b.readOnly {
+			mode = "ro"
+		}
+		goferArgs = append(goferArgs, fmt.Sprintf("--bind=%d:%s:%s", 3+len(goferFiles), mode, b.source))
+		goferFiles = append(goferFiles, goferEnds[1+i])
+	}
 	g := exec.Command(self, goferArgs...)
 	g.Args[0] = "runsc-gofer"
-	g.ExtraFiles = []*os.File{goferEnd, logOrNull(goferLog)}
+	g.ExtraFiles = goferFiles
 	g.Stderr = os.Stderr
 	// Its own mount namespace: it chroots into the tree it serves.
 	g.SysProcAttr = &syscall.SysProcAttr{
@@ -131,16 +151,27 @@ func Create(a CreateArgs) (s *Sandbox, retErr error) {
 	s.goferCmd = g
 	s.GoferPid = g.Process.Pid
 
-	// Sentry: stdio, then fd 3 the spec, 4 the gofer socket, 5 the control
-	// socket, 6 the debug log.
+	// Sentry: stdio, then fd 3 the spec, 4 the root's gofer socket, 5 the
+	// control socket, 6 the debug log, then the bind mounts' gofer
+	// sockets in the spec's order.
 	sentryLog, err := a.Conf.OpenDebugLog(a.ID, "boot")
 	if err != nil {
 		return nil, err
 	}
-	b := exec.Command(self, append(a.Conf.ToFlags(), "boot", "--spec-fd=3", "--gofer-fd=4", "--controller-fd=5", logFDFlag(sentryLog, 6), a.ID)...)
+	sentryFiles := []*os.File{specFile, sentryEnds[0], lnFile, logOrNull(sentryLog)}
+	bootArgs := append(a.Conf.ToFlags(), "boot", "--spec-fd=3", "--gofer-fd=4", "--controller-fd=5", logFDFlag(sentryLog, 6))
+	if len(binds) > 0 {
+		var fds []string
+		for i := range binds {
+			fds = append(fds, strconv.Itoa(3+len(sentryFiles)))
+			sentryFiles = append(sentryFiles, sentryEnds[1+i])
+		}
+		bootArgs = append(bootArgs, "--mount-fds="+strings.Join(fds, ","))
+	}
+	b := exec.Command(self, append(bootArgs, a.ID)...)
 	b.Args[0] = "runsc-sandbox"
 	b.Stdin, b.Stdout, b.Stderr = a.Stdio[0], a.Stdio[1], a.Stdio[2]
-	b.ExtraFiles = []*os.File{specFile, sentryEnd, lnFile, logOrNull(sentryLog)}
+	b.ExtraFiles = sentryFiles
 	// Its own PID namespace: when the sentry dies, every stub dies with it.
 	// No network yet: an empty network namespace.
 	b.SysProcAttr = &syscall.SysProcAttr{
@@ -158,6 +189,55 @@ func Create(a CreateArgs) (s *Sandbox, retErr error) {
 	s.sentryCmd = b
 	s.Pid = b.Process.Pid
 	return s, nil
+}
+
+// bindSource is the host side of a bind mount.
+type bindSource struct {
+	// source is the spec's source with every symlink resolved on the
+	// host, as mount(2) resolves it.
+	source   string
+	readOnly bool
+}
+
+// bindSources resolves the sources of the spec's bind mounts, in the
+// spec's order; a source that doesn't exist is an error.
+func bindSources(spec *specs.Spec) ([]bindSource, error) {
+	var out []bindSource
+	for _, m := range specutils.BindMounts(spec) {
+		if !filepath.IsAbs(m.Source) {
+			return nil, fmt.Errorf("bind mount on %q: source %q is not an absolute path", m.Destination, m.Source)
+		}
+		src, err := filepath.EvalSymlinks(m.Source)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, fmt.Errorf("bind mount on %q: source %q: %w", m.Destination, m.Source, err)
+		}
+		out = append(out, bindSource{source: src, readOnly: specutils.MountReadOnly(m)})
+	}
+	return out, nil
+}
+
+// socketPairs returns n connected SOCK_SEQPACKET socket pairs, as the two
+// ends of each; on failure, the pairs made so far.
+func socketPairs(n int) (a, b []*os.File, err error) {
+	for i := 0; i < n; i++ {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return a, b, err
+		}
+		a = append(a, os.NewFile(uintptr(fds[0]), "gofer-io"))
+		b = append(b, os.NewFile(uintptr(fds[1]), "sentry-gofer"))
+	}
+	return a, b, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // logFDFlag passes the debug log's FD number, or -1 for none.
@@ -217,7 +297,7 @@ func (s *Sandbox) call(method string, args, reply any) error {
 	c := rpc.NewClient(conn)
 	defer c.Close()
 	if err := c.Call(control.ServiceName+"."+method, args, reply); err != nil {
-		if errors.Is(err, rpc.ErrShutdown) || err.Error() == "unexpected EOF" {
+		if errors.Is(err, rpc.ErrShutdown) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
 			return fmt.Errorf("sandbox %s died: %w", s.ID, err)
 		}
 		return err

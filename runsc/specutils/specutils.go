@@ -28,6 +28,13 @@ func ReadSpec(bundleDir string) (*specs.Spec, error) {
 	if !filepath.IsAbs(s.Root.Path) {
 		s.Root.Path = filepath.Join(bundleDir, s.Root.Path)
 	}
+	// The runtime spec takes a bind mount's relative source from the
+	// bundle too.
+	for i, m := range s.Mounts {
+		if IsBindMount(m) && m.Source != "" && !filepath.IsAbs(m.Source) {
+			s.Mounts[i].Source = filepath.Join(bundleDir, m.Source)
+		}
+	}
 	return &s, nil
 }
 
@@ -48,6 +55,9 @@ func Validate(s *specs.Spec) error {
 	for i, m := range s.Mounts {
 		if !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("mounts[%d].destination %q must be an absolute path", i, m.Destination)
+		}
+		if IsBindMount(m) && m.Source == "" {
+			return fmt.Errorf("mounts[%d]: bind mount on %q has no source", i, m.Destination)
 		}
 	}
 	return nil

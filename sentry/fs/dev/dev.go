@@ -2,7 +2,7 @@
 // random, urandom), tty (the caller's controlling terminal) and console,
 // the fd/stdin/stdout/stderr links into /proc, ptmx (a link to the devpts
 // instance mounted on pts, as in containers), and the pts and shm mount
-// points.
+// points; AddDevices adds the device nodes a container's spec lists.
 package dev
 
 import (
@@ -43,16 +43,15 @@ func New(mf *memfile.MemoryFile, opts ...Option) *synth.FS {
 	}
 	fs := synth.NewFS("tmpfs", tmpfsMagic, 0o755)
 	root := fs.RootDir()
-	mem := func(name string, minor uint32, impl func() vfs.FileImpl) {
-		root.Add(name, fs.NewCharDev(root, name, 0o666, 1, minor, func(context.Context, *synth.File, uint32) (vfs.FileImpl, error) {
+	for _, d := range []struct {
+		name  string
+		minor uint32
+	}{{"null", 3}, {"zero", 5}, {"full", 7}, {"random", 8}, {"urandom", 9}} {
+		impl := memDevice(mf, d.minor)
+		root.Add(d.name, fs.NewCharDev(root, d.name, 0o666, 1, d.minor, func(context.Context, *synth.File, uint32) (vfs.FileImpl, error) {
 			return impl(), nil
 		}))
 	}
-	mem("null", 3, func() vfs.FileImpl { return nullFile{} })
-	mem("zero", 5, func() vfs.FileImpl { return zeroFile{mf: mf} })
-	mem("full", 7, func() vfs.FileImpl { return fullFile{} })
-	mem("random", 8, func() vfs.FileImpl { return randomFile{} })
-	mem("urandom", 9, func() vfs.FileImpl { return randomFile{} })
 	root.Add("tty", &ttyDev{File: fs.NewCharDev(root, "tty", 0o666, 5, 0, nil)})
 	root.Add("console", &consoleDev{File: fs.NewCharDev(root, "console", 0o600, 5, 1, nil), open: o.console})
 	for name, target := range map[string]string{
@@ -64,6 +63,22 @@ func New(mf *memfile.MemoryFile, opts ...Option) *synth.FS {
 	root.Subdir("pts", 0o755, nil)
 	root.Subdir("shm", 0o1777, nil)
 	return fs
+}
+
+// memDevice returns what makes the open file of memory device 1:minor, or
+// nil if the sentry has no such device.
+func memDevice(mf *memfile.MemoryFile, minor uint32) func() vfs.FileImpl {
+	switch minor {
+	case 3:
+		return func() vfs.FileImpl { return nullFile{} }
+	case 5:
+		return func() vfs.FileImpl { return zeroFile{mf: mf} }
+	case 7:
+		return func() vfs.FileImpl { return fullFile{} }
+	case 8, 9:
+		return func() vfs.FileImpl { return randomFile{} }
+	}
+	return nil
 }
 
 // ttyDev is /dev/tty: opening it opens the caller's controlling terminal,
