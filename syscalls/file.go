@@ -543,6 +543,9 @@ func openPath(t *kernel.Task, dirfd int32, path string, flags, mode uint32, reso
 			return 0, unix.EISDIR
 		case (write || flags&unix.O_TRUNC != 0) && vd.Mount.ReadOnly && ft == vfs.S_IFREG:
 			return 0, unix.EROFS
+		case (ft == vfs.S_IFCHR || ft == vfs.S_IFBLK) && vd.Mount.Flags()&vfs.MountNoDev != 0:
+			// Device nodes on a nodev mount don't open.
+			return 0, unix.EACCES
 		}
 		if !created {
 			// Permission to open as asked (the creator of a new file

@@ -79,6 +79,13 @@ func Mmap(t *kernel.Task, a args) (uintptr, error) {
 		if !f.Readable() {
 			return 0, unix.EACCES
 		}
+		if m := f.VirtualDentry().Mount; m != nil && m.Flags()&vfs.MountNoExec != 0 {
+			// Nothing on a noexec mount runs: not even by mapping it.
+			opts.MaxPerms.Execute = false
+			if perms.Execute {
+				return 0, unix.EPERM
+			}
+		}
 		if !private {
 			if !f.Writable() {
 				opts.MaxPerms.Write = false

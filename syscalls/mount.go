@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"palisade.dev/sentry/fs/dev"
 	"palisade.dev/sentry/fs/proc"
 	"palisade.dev/sentry/fs/tmpfs"
 	"palisade.dev/sentry/kernel"
@@ -66,6 +67,7 @@ func Mount(t *kernel.Task, a args) (uintptr, error) {
 			return 0, unix.EINVAL
 		}
 		ns.SetReadOnly(target.Mount, ro)
+		target.Mount.SetFlags(mountFlags(flags))
 		return 0, nil
 	case flags&msBind != 0:
 		srcPath, err := copyInPath(t, sourceAddr)
@@ -79,8 +81,9 @@ func Mount(t *kernel.Task, a args) (uintptr, error) {
 		if (src.Dentry.Mode()&vfs.S_IFMT == vfs.S_IFDIR) != (target.Dentry.Mode()&vfs.S_IFMT == vfs.S_IFDIR) {
 			return 0, unix.ENOTDIR
 		}
-		// A bind mount starts out read-write; MS_RDONLY takes a remount.
-		ns.BindMount(target, src, false)
+		// The new mount keeps the source mount's flags, read-only
+		// included; changing them takes a remount.
+		ns.BindMount(target, src, src.Mount.ReadOnly)
 		return 0, nil
 	case flags&msMove != 0:
 		return 0, unix.EINVAL
@@ -119,6 +122,7 @@ func Mount(t *kernel.Task, a args) (uintptr, error) {
 		if err != nil {
 			return 0, unix.EINVAL
 		}
+		o.Devices = dev.Opener(t.Kernel().MemoryFile)
 		fs = tmpfs.New(t.Kernel().MemoryFile, o)
 	case "proc":
 		fs = proc.New(t.Kernel())
@@ -126,22 +130,23 @@ func Mount(t *kernel.Task, a args) (uintptr, error) {
 		return 0, unix.ENODEV
 	}
 	m := ns.Mount(target, fs, source, ro)
-	m.Options = mountOptions(flags)
+	m.SetFlags(mountFlags(flags))
 	return 0, nil
 }
 
-// mountOptions renders the per-mount flags as /proc/mounts shows them.
-func mountOptions(flags uint64) string {
-	var o []string
-	for _, f := range []struct {
-		bit  uint64
-		name string
-	}{{msNosuid, "nosuid"}, {msNodev, "nodev"}, {msNoexec, "noexec"}} {
-		if flags&f.bit != 0 {
-			o = append(o, f.name)
-		}
+// mountFlags returns the per-mount flags that mount(2)'s flags ask for.
+func mountFlags(flags uint64) uint32 {
+	var f uint32
+	if flags&msNosuid != 0 {
+		f |= vfs.MountNoSuid
 	}
-	return strings.Join(o, ",")
+	if flags&msNodev != 0 {
+		f |= vfs.MountNoDev
+	}
+	if flags&msNoexec != 0 {
+		f |= vfs.MountNoExec
+	}
+	return f
 }
 
 // Umount2 implements umount2(2).

@@ -71,6 +71,7 @@ func mountAll(k *kernel.Kernel, spec *specs.Spec, mf *memfile.MemoryFile, mountF
 			if err != nil {
 				return fmt.Errorf("mount %s: %w", m.Destination, err)
 			}
+			opts.Devices = dev.Opener(mf)
 			fs = tmpfs.New(mf, opts)
 		default:
 			log.Warn("mount not supported yet: skipped", "destination", m.Destination, "type", m.Type, "source", m.Source)
@@ -89,7 +90,17 @@ func mountAll(k *kernel.Kernel, spec *specs.Spec, mf *memfile.MemoryFile, mountF
 		case !dir && atDir:
 			return fmt.Errorf("mount %s: source %s is not a directory, destination is", m.Destination, m.Source)
 		}
-		ns.Mount(at, fs, m.Source, specutils.MountReadOnly(m))
+		nm := ns.Mount(at, fs, m.Source, specutils.MountReadOnly(m))
+		var flags uint32
+		for _, f := range []struct {
+			opt  string
+			flag uint32
+		}{{"nosuid", vfs.MountNoSuid}, {"nodev", vfs.MountNoDev}, {"noexec", vfs.MountNoExec}} {
+			if specutils.MountFlag(m, f.opt) {
+				flags |= f.flag
+			}
+		}
+		nm.SetFlags(flags)
 	}
 	if len(mountFDs) != 0 {
 		return fmt.Errorf("%d gofer connections for bind mounts left over", len(mountFDs))

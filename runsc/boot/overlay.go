@@ -3,6 +3,7 @@ package boot
 import (
 	"fmt"
 
+	"palisade.dev/sentry/fs/dev"
 	"palisade.dev/sentry/fs/overlay"
 	"palisade.dev/sentry/fs/tmpfs"
 	"palisade.dev/sentry/memfile"
@@ -14,7 +15,7 @@ import (
 // root is writable and writes stay in the sandbox's memory. The mount is
 // read-only if the spec's root is.
 func memoryOverlay(lower vfs.Filesystem, mf *memfile.MemoryFile, readOnly bool) (vfs.Filesystem, bool, error) {
-	fs, err := overlay.New(lower, tmpfs.New(mf, tmpfs.Options{}))
+	fs, err := overlay.New(lower, tmpfs.New(mf, tmpfs.Options{Devices: dev.Opener(mf)}))
 	if err != nil {
 		return nil, false, fmt.Errorf("root overlay: %w", err)
 	}

@@ -44,3 +44,19 @@ func MountReadOnly(m specs.Mount) bool {
 	}
 	return ro
 }
+
+// MountFlag reports whether m's options set the per-mount flag flag
+// ("nosuid", "nodev" or "noexec"): the last of it and its opposite
+// ("suid", "dev", "exec") wins, as with mount(8).
+func MountFlag(m specs.Mount, flag string) bool {
+	on := false
+	for _, o := range m.Options {
+		switch o {
+		case flag:
+			on = true
+		case flag[2:]:
+			on = false
+		}
+	}
+	return on
+}

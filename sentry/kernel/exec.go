@@ -36,7 +36,12 @@ func (t *Task) execve(filename string, argv, envv []string) error {
 			if err != nil {
 				return 0, 0, 0, 0, false, err
 			}
-			newCreds, secure = creds.ForExec(st.Mode, st.UID, st.GID, t.NoNewPrivs())
+			mode := st.Mode
+			if m := exe.VirtualDentry().Mount; m != nil && m.Flags()&vfs.MountNoSuid != 0 {
+				// A nosuid mount's set-ID bits don't count.
+				mode &^= unix.S_ISUID | unix.S_ISGID
+			}
+			newCreds, secure = creds.ForExec(mode, st.UID, st.GID, t.NoNewPrivs())
 			return newCreds.RealUID, newCreds.EffectiveUID, newCreds.RealGID, newCreds.EffectiveGID, secure, nil
 		},
 	})
@@ -140,13 +145,13 @@ func (t *Task) deThread() bool {
 }
 
 // openExecutable opens a file for execve: it must be a regular file with an
-// execute bit, readable by the sentry.
+// execute bit, readable by the sentry, on a mount without noexec.
 func (t *Task) openExecutable(ctx context.Context, path string) (*vfs.FileDescription, error) {
 	vd, err := t.resolve(unix.AT_FDCWD, path, true)
 	if err != nil {
 		return nil, err
 	}
-	if vd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFREG {
+	if vd.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFREG || vd.Mount.Flags()&vfs.MountNoExec != 0 {
 		return nil, unix.EACCES
 	}
 	st, err := vd.Dentry.Stat(ctx)

@@ -12,7 +12,9 @@ package vfs
 
 import (
 	"context"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,7 +56,40 @@ type Mount struct {
 	mountpoint Dentry
 	ReadOnly   bool
 	Source     string
-	Options    string
+	// flags are the mount's MountNo* flags.
+	flags atomic.Uint32
+}
+
+// Per-mount flags (mount(2)'s MS_NOSUID, MS_NODEV and MS_NOEXEC).
+const (
+	// MountNoSuid: exec ignores set-user-ID and set-group-ID bits.
+	MountNoSuid = 1 << iota
+	// MountNoDev: device nodes can't be opened (EACCES).
+	MountNoDev
+	// MountNoExec: files can't be executed (EACCES) or mapped
+	// executable (EPERM).
+	MountNoExec
+)
+
+// Flags returns the mount's MountNo* flags.
+func (m *Mount) Flags() uint32 { return m.flags.Load() }
+
+// SetFlags replaces the mount's MountNo* flags.
+func (m *Mount) SetFlags(f uint32) { m.flags.Store(f) }
+
+// FlagsString renders flags as /proc/mounts shows them after the rw/ro
+// field ("nosuid,nodev,noexec" or less).
+func FlagsString(f uint32) string {
+	var o []string
+	for _, x := range []struct {
+		bit  uint32
+		name string
+	}{{MountNoSuid, "nosuid"}, {MountNoDev, "nodev"}, {MountNoExec, "noexec"}} {
+		if f&x.bit != 0 {
+			o = append(o, x.name)
+		}
+	}
+	return strings.Join(o, ",")
 }
 
 // Parent returns the mount this one is mounted on and the dentry it
@@ -154,7 +189,7 @@ func (ns *MountNamespace) BindMount(at, src VirtualDentry, readOnly bool) *Mount
 	}
 	m := ns.newMount(src.Mount.FS, src.Mount.Source, readOnly)
 	m.Root = src.Dentry
-	m.Options = src.Mount.Options
+	m.SetFlags(src.Mount.Flags())
 	m.parent, m.mountpoint = at.Mount, at.Dentry
 	ns.mounts[mountKey{at.Mount, at.Dentry}] = m
 	return m

@@ -131,3 +131,18 @@ func (n *deviceNode) Open(ctx context.Context, vd vfs.VirtualDentry, flags uint3
 	}
 	return nil, unix.ENXIO
 }
+
+// Opener returns what opens the device nodes of other filesystems (a
+// tmpfs's Devices option): the memory devices (1:3 null, 1:5 zero, 1:7
+// full, 1:8 random, 1:9 urandom) behave as the sentry's own; any other
+// device number is ENXIO, so that no host device is ever reached.
+func Opener(mf *memfile.MemoryFile) func(ctx context.Context, typ, major, minor, flags uint32) (vfs.FileImpl, error) {
+	return func(_ context.Context, typ, major, minor, _ uint32) (vfs.FileImpl, error) {
+		if typ == vfs.S_IFCHR && major == 1 {
+			if impl := memDevice(mf, minor); impl != nil {
+				return impl(), nil
+			}
+		}
+		return nil, unix.ENXIO
+	}
+}

@@ -49,8 +49,8 @@ func (x *target) mountsOf(ctx context.Context) []mountView {
 			rw = "ro"
 		}
 		v.opts = rw
-		if m.Options != "" {
-			v.opts += "," + m.Options
+		if f := vfs.FlagsString(m.Flags()); f != "" {
+			v.opts += "," + f
 		}
 		v.superOpts = rw
 		if so, ok := m.FS.(SuperOptions); ok {
