@@ -28,8 +28,8 @@ func init() {
 	full(unix.SYS_WRITEV, Writev, FD, Ptr, Int)
 	full(unix.SYS_PREADV, Preadv, FD, Ptr, Int, Int)
 	full(unix.SYS_PWRITEV, Pwritev, FD, Ptr, Int, Int)
-	partial(unix.SYS_PREADV2, Preadv2, "RWF_* flags are accepted and ignored", FD, Ptr, Int, Int, Int, Hex)
-	partial(unix.SYS_PWRITEV2, Pwritev2, "RWF_* flags are accepted and ignored", FD, Ptr, Int, Int, Int, Hex)
+	partial(unix.SYS_PREADV2, Preadv2, "RWF_NOWAIT and RWF_APPEND act; RWF_HIPRI, RWF_DSYNC and RWF_SYNC are accepted and ignored", FD, Ptr, Int, Int, Int, Hex)
+	partial(unix.SYS_PWRITEV2, Pwritev2, "RWF_NOWAIT and RWF_APPEND act; RWF_HIPRI, RWF_DSYNC and RWF_SYNC are accepted and ignored", FD, Ptr, Int, Int, Int, Hex)
 	partial(unix.SYS_OPEN, Open, "O_TMPFILE only on tmpfs", Path, Hex, Oct)
 	partial(unix.SYS_OPENAT, Openat, "O_TMPFILE only on tmpfs", FD, Path, Hex, Oct)
 	partial(unix.SYS_OPENAT2, Openat2, "O_TMPFILE only on tmpfs; RESOLVE_CACHED always fails with EAGAIN", FD, Path, Ptr, Int)
@@ -84,6 +84,13 @@ func isRegular(f *vfs.FileDescription) bool {
 // readInto reads up to count bytes from f (at off, or at the file offset if
 // off < 0) into application memory at addr.
 func readInto(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, off int64) (int, error) {
+	return readIntoFlags(t, f, addr, count, off, false)
+}
+
+// readIntoFlags is readInto; with nowait, a file with nothing to read
+// says EAGAIN at once, as if the description were non-blocking
+// (preadv2's RWF_NOWAIT).
+func readIntoFlags(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, off int64, nowait bool) (int, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -103,7 +110,7 @@ func readInto(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, o
 			} else {
 				got, err = f.Read(t, buf[:n])
 			}
-			if err != unix.EAGAIN || total > 0 {
+			if err != unix.EAGAIN || total > 0 || nowait {
 				break
 			}
 			if err = waitReady(t, f, waiter.ReadableEvents); err != nil {
@@ -138,6 +145,12 @@ func readInto(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, o
 
 // writeFrom writes count bytes of application memory at addr to f.
 func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, off int64) (int, error) {
+	return writeFromFlags(t, f, addr, count, off, false)
+}
+
+// writeFromFlags is writeFrom; with nowait, a file with no room returns
+// what was written, or EAGAIN, at once (pwritev2's RWF_NOWAIT).
+func writeFromFlags(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, off int64, nowait bool) (int, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -160,7 +173,7 @@ func writeFrom(t *kernel.Task, f *vfs.FileDescription, addr uintptr, count int, 
 				w, err = f.Write(t, buf[done:c])
 			}
 			done += w
-			if (err != nil && err != unix.EAGAIN) || done == c {
+			if (err != nil && err != unix.EAGAIN) || done == c || nowait {
 				w = done
 				break
 			}
@@ -289,6 +302,22 @@ func Pwrite64(t *kernel.Task, a args) (uintptr, error) {
 
 // vectored does readv/writev-family transfers.
 func vectored(t *kernel.Task, fd int32, iovAddr uintptr, iovcnt int32, off int64, write bool) (uintptr, error) {
+	return vectoredFlags(t, fd, iovAddr, iovcnt, off, write, 0)
+}
+
+// RWF_* flags of preadv2 and pwritev2 that change the transfer.
+const (
+	rwfNowait = 0x8
+	rwfAppend = 0x10
+)
+
+// vectoredFlags is vectored with preadv2/pwritev2 flags: RWF_NOWAIT
+// does not wait for a file to be ready (EAGAIN if nothing could be
+// moved); RWF_APPEND writes a regular file at its end whatever off says,
+// and with off -1 leaves the file offset at the new end. (Without an
+// O_APPEND description the end is read before the write: appenders
+// racing through other descriptions may interleave.)
+func vectoredFlags(t *kernel.Task, fd int32, iovAddr uintptr, iovcnt int32, off int64, write bool, flags uint32) (uintptr, error) {
 	f, err := getFile(t, fd)
 	if err != nil {
 		return 0, err
@@ -304,6 +333,23 @@ func vectored(t *kernel.Task, fd int32, iovAddr uintptr, iovcnt int32, off int64
 	if err != nil {
 		return 0, err
 	}
+	nowait := flags&rwfNowait != 0
+	appendOff := int64(-1)
+	if write && flags&rwfAppend != 0 && isRegular(f) && f.Flags()&unix.O_APPEND == 0 {
+		st, err := f.Stat(t)
+		if err != nil {
+			return 0, err
+		}
+		appendOff = int64(st.Size)
+		if off == -1 {
+			defer func() {
+				if appendOff >= 0 {
+					f.Seek(t, appendOff, unix.SEEK_SET)
+				}
+			}()
+		}
+		off = appendOff
+	}
 	total := 0
 	for _, v := range iovs {
 		if v.Len == 0 {
@@ -315,9 +361,12 @@ func vectored(t *kernel.Task, fd int32, iovAddr uintptr, iovcnt int32, off int64
 		}
 		var n int
 		if write {
-			n, err = writeFrom(t, f, v.Base, clampCount(uint(v.Len)), cur)
+			n, err = writeFromFlags(t, f, v.Base, clampCount(uint(v.Len)), cur, nowait)
+			if appendOff >= 0 {
+				appendOff += int64(n)
+			}
 		} else {
-			n, err = readInto(t, f, v.Base, clampCount(uint(v.Len)), cur)
+			n, err = readIntoFlags(t, f, v.Base, clampCount(uint(v.Len)), cur, nowait)
 		}
 		total += n
 		if err != nil {
@@ -373,7 +422,7 @@ func Preadv2(t *kernel.Task, a args) (uintptr, error) {
 	if off < -1 {
 		return 0, unix.EINVAL
 	}
-	return vectored(t, a[0].Int(), a[1].Pointer(), a[2].Int(), off, false)
+	return vectoredFlags(t, a[0].Int(), a[1].Pointer(), a[2].Int(), off, false, a[5].Uint())
 }
 
 // Pwritev2 implements pwritev2(2).
@@ -385,7 +434,7 @@ func Pwritev2(t *kernel.Task, a args) (uintptr, error) {
 	if off < -1 {
 		return 0, unix.EINVAL
 	}
-	return vectored(t, a[0].Int(), a[1].Pointer(), a[2].Int(), off, true)
+	return vectoredFlags(t, a[0].Int(), a[1].Pointer(), a[2].Int(), off, true, a[5].Uint())
 }
 
 func copyInPath(t *kernel.Task, addr uintptr) (string, error) {
@@ -1242,8 +1291,20 @@ func copyOutStatfs(t *kernel.Task, vd vfs.VirtualDentry, addr uintptr) (uintptr,
 	if err != nil {
 		return 0, err
 	}
+	// f_flags: ST_VALID, then the mount's flags as statvfs(3) names
+	// them (ST_RDONLY, ST_NOSUID, ST_NODEV, ST_NOEXEC).
+	s.Flags |= 0x20
 	if vd.Mount.ReadOnly {
-		s.Flags |= 1 // ST_RDONLY
+		s.Flags |= 1
+	}
+	mf := vd.Mount.Flags()
+	for _, f := range []struct {
+		mount uint32
+		st    uint64
+	}{{vfs.MountNoSuid, 2}, {vfs.MountNoDev, 4}, {vfs.MountNoExec, 8}} {
+		if mf&f.mount != 0 {
+			s.Flags |= f.st
+		}
 	}
 	_, err = t.CopyOut(addr, s.Marshal())
 	return 0, err

@@ -75,6 +75,11 @@ func resolveParent(t *kernel.Task, dirfd int32, path string) (vfs.VirtualDentry,
 	if parent.Dentry.Mode()&vfs.S_IFMT != vfs.S_IFDIR {
 		return vfs.VirtualDentry{}, "", unix.ENOTDIR
 	}
+	// The last name is looked up in parent too: that takes search
+	// permission, whatever the call then does with it.
+	if err := vfs.MaySearch(t, parent.Dentry); err != nil {
+		return vfs.VirtualDentry{}, "", err
+	}
 	return parent, name, nil
 }
 
@@ -190,12 +195,11 @@ func Mknodat(t *kernel.Task, a args) (uintptr, error) {
 }
 
 func mknodat(t *kernel.Task, dirfd int32, pathAddr uintptr, mode uint32, dev uint64) (uintptr, error) {
+	// The kernel's argument is an unsigned int: the device number's
+	// 32-bit encoding (12-bit major, 20-bit minor).
+	dev = uint64(uint32(dev))
 	switch mode & vfs.S_IFMT {
-	case 0, vfs.S_IFREG, vfs.S_IFIFO, vfs.S_IFSOCK:
-	case vfs.S_IFCHR, vfs.S_IFBLK:
-		if !creds(t).HasCapability(27) { // CAP_MKNOD
-			return 0, unix.EPERM
-		}
+	case 0, vfs.S_IFREG, vfs.S_IFIFO, vfs.S_IFSOCK, vfs.S_IFCHR, vfs.S_IFBLK:
 	case vfs.S_IFDIR:
 		return 0, unix.EPERM
 	default:
@@ -204,6 +208,14 @@ func mknodat(t *kernel.Task, dirfd int32, pathAddr uintptr, mode uint32, dev uin
 	dw, name, err := createNamed(t, dirfd, pathAddr)
 	if err != nil {
 		return 0, err
+	}
+	// Devices need CAP_MKNOD, once the name and the directory's
+	// permission are found good; a 0:0 character device (a whiteout)
+	// does not.
+	typ := mode & vfs.S_IFMT
+	whiteout := typ == vfs.S_IFCHR && dev == 0
+	if (typ == vfs.S_IFCHR || typ == vfs.S_IFBLK) && !whiteout && !creds(t).HasCapability(27) { // CAP_MKNOD
+		return 0, unix.EPERM
 	}
 	if mode&vfs.S_IFMT == 0 || mode&vfs.S_IFMT == vfs.S_IFREG {
 		_, err = dw.Create(t, name, createOpts(t, vfs.S_IFREG|mode&0o7777, 0))
@@ -433,11 +445,10 @@ func Renameat2(t *kernel.Task, a args) (uintptr, error) {
 }
 
 func renameat2(t *kernel.Task, olddirfd int32, oldAddr uintptr, newdirfd int32, newAddr uintptr, flags uint32) (uintptr, error) {
+	// RENAME_WHITEOUT needs no CAP_MKNOD (since Linux 5.8 anyone may make
+	// a whiteout); filesystems without whiteouts answer EINVAL.
 	const noReplace, exchange, whiteout = 1, 2, 4
-	if flags&^(noReplace|exchange|whiteout) != 0 || flags&(noReplace|exchange) == noReplace|exchange {
-		return 0, unix.EINVAL
-	}
-	if flags&whiteout != 0 {
+	if flags&^(noReplace|exchange|whiteout) != 0 || flags&exchange != 0 && flags&(noReplace|whiteout) != 0 {
 		return 0, unix.EINVAL
 	}
 	oldPath, err := copyInPath(t, oldAddr)
@@ -512,15 +523,6 @@ func renameat2(t *kernel.Task, olddirfd int32, oldAddr uintptr, newdirfd int32, 
 // setStatAt resolves dirfd+path (or the file dirfd with an empty path and
 // AT_EMPTY_PATH) and returns its dentry and mount.
 func setStatTarget(t *kernel.Task, dirfd int32, pathAddr uintptr, follow, emptyOK bool) (vfs.VirtualDentry, error) {
-	if pathAddr == 0 {
-		// utimensat with a NULL path operates on dirfd itself.
-		f, err := getFile(t, dirfd)
-		if err != nil {
-			return vfs.VirtualDentry{}, err
-		}
-		defer f.DecRef()
-		return f.VirtualDentry(), nil
-	}
 	path, err := copyInPath(t, pathAddr)
 	if err != nil {
 		return vfs.VirtualDentry{}, err
@@ -696,6 +698,10 @@ func Fchownat(t *kernel.Task, a args) (uintptr, error) {
 // setTimes applies new access and modification times; nil means now for
 // both (with the permission rule that allows that to any writer).
 func setTimes(t *kernel.Task, vd vfs.VirtualDentry, times *[2]vfs.Timespec) error {
+	if times != nil && times[0].Nsec == vfs.UTIME_OMIT && times[1].Nsec == vfs.UTIME_OMIT {
+		// Nothing to change: no permission is checked.
+		return nil
+	}
 	st, err := vd.Dentry.Stat(t)
 	if err != nil {
 		return err
@@ -761,7 +767,19 @@ func Utimensat(t *kernel.Task, a args) (uintptr, error) {
 		}
 		times = &ts
 	}
-	vd, err := setStatTarget(t, a[0].Int(), a[1].Pointer(), flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	var vd vfs.VirtualDentry
+	var err error
+	if a[1].Pointer() == 0 && a[0].Int() != unix.AT_FDCWD {
+		// A NULL path is Linux's way to name the file dirfd is open on
+		// (what futimens does); it takes no flags. With AT_FDCWD, it is
+		// a bad path (EFAULT).
+		if flags != 0 {
+			return 0, unix.EINVAL
+		}
+		vd, err = timesFileTarget(t, a[0].Int())
+	} else {
+		vd, err = setStatTarget(t, a[0].Int(), a[1].Pointer(), flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -799,11 +817,31 @@ func futimesat(t *kernel.Task, dirfd int32, pathAddr, timesAddr uintptr) (uintpt
 	if err != nil {
 		return 0, err
 	}
-	vd, err := setStatTarget(t, dirfd, pathAddr, true, false)
+	var vd vfs.VirtualDentry
+	if pathAddr == 0 && dirfd != unix.AT_FDCWD {
+		vd, err = timesFileTarget(t, dirfd)
+	} else {
+		vd, err = setStatTarget(t, dirfd, pathAddr, true, false)
+	}
 	if err != nil {
 		return 0, err
 	}
 	return 0, setTimes(t, vd, times)
+}
+
+// timesFileTarget returns the file of descriptor fd, for utimensat(2)
+// and futimesat(2) with a NULL path: a descriptor that does I/O (an
+// O_PATH one is EBADF, as for futimens).
+func timesFileTarget(t *kernel.Task, fd int32) (vfs.VirtualDentry, error) {
+	f, err := getFile(t, fd)
+	if err != nil {
+		return vfs.VirtualDentry{}, err
+	}
+	defer f.DecRef()
+	if f.IsPath() {
+		return vfs.VirtualDentry{}, unix.EBADF
+	}
+	return f.VirtualDentry(), nil
 }
 
 // Utime implements utime(2): struct utimbuf {actime, modtime} in seconds.

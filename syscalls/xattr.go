@@ -1,16 +1,20 @@
 package syscalls
 
 import (
+	"strings"
+
 	"golang.org/x/sys/unix"
 
 	"palisade.dev/sentry/kernel"
+	"palisade.dev/sentry/kernel/auth"
 	. "palisade.dev/sentry/strace"
 	"palisade.dev/sentry/vfs"
 )
 
-// No filesystem supports extended attributes yet: the calls check their
-// arguments and target, then fail as Linux does for such a filesystem
-// (EOPNOTSUPP), or with EROFS for changes on a read-only mount.
+// The extended attribute calls check their arguments, the target and the
+// caller's permission as Linux's VFS does, then ask the filesystem (those
+// without attributes answer EOPNOTSUPP; changes on a read-only mount are
+// EROFS).
 func init() {
 	const note = "user.* and trusted.* on tmpfs, user.* on host files written through the gofer; others answer EOPNOTSUPP"
 	for _, nr := range []uintptr{unix.SYS_GETXATTR, unix.SYS_LGETXATTR, unix.SYS_SETXATTR, unix.SYS_LSETXATTR, unix.SYS_REMOVEXATTR, unix.SYS_LREMOVEXATTR} {
@@ -57,6 +61,10 @@ func xattrFD(named, set bool) kernel.SyscallFn {
 			return 0, err
 		}
 		defer f.DecRef()
+		if f.IsPath() {
+			// The f*xattr calls take descriptors that do I/O only.
+			return 0, unix.EBADF
+		}
 		return xattrAt(t, a, f.VirtualDentry(), named, set)
 	}
 }
@@ -80,6 +88,9 @@ func xattrAt(t *kernel.Task, a args, vd vfs.VirtualDentry, named, set bool) (uin
 	switch nr {
 	case unix.SYS_GETXATTR, unix.SYS_LGETXATTR, unix.SYS_FGETXATTR:
 		size := a[3].Uint64()
+		if err := xattrPermission(t, vd, name, false); err != nil {
+			return 0, err
+		}
 		v, err := x.GetXattr(t, name, size)
 		if err != nil {
 			return 0, err
@@ -105,12 +116,12 @@ func xattrAt(t *kernel.Task, a args, vd vfs.VirtualDentry, named, set bool) (uin
 		if _, err := t.CopyIn(a[2].Pointer(), v); err != nil {
 			return 0, err
 		}
-		if err := xattrWritePermission(t, vd); err != nil {
+		if err := xattrPermission(t, vd, name, true); err != nil {
 			return 0, err
 		}
 		return 0, notified(vd.Dentry, vfs.InAttrib, x.SetXattr(t, name, string(v), flags))
 	case unix.SYS_REMOVEXATTR, unix.SYS_LREMOVEXATTR, unix.SYS_FREMOVEXATTR:
-		if err := xattrWritePermission(t, vd); err != nil {
+		if err := xattrPermission(t, vd, name, true); err != nil {
 			return 0, err
 		}
 		return 0, notified(vd.Dentry, vfs.InAttrib, x.RemoveXattr(t, name))
@@ -135,14 +146,47 @@ func xattrAt(t *kernel.Task, a args, vd vfs.VirtualDentry, named, set bool) (uin
 	}
 }
 
-// xattrWritePermission: changing user.* attributes needs write permission
-// on the file (the filesystem checks its own namespaces' rules).
-func xattrWritePermission(t *kernel.Task, vd vfs.VirtualDentry) error {
+// xattrPermission applies Linux's rules for reading (change false) or
+// changing attribute name of the file at vd, before any filesystem sees
+// the call (xattr(7)): trusted.* needs CAP_SYS_ADMIN (and nothing else);
+// user.* belongs to regular files and directories, and on a sticky
+// directory only its owner (or CAP_FOWNER) changes it; then the file's
+// read or write permission decides. Refusals by namespace are EPERM for a
+// change and ENODATA for a read, as if there were no such attribute.
+func xattrPermission(t *kernel.Task, vd vfs.VirtualDentry, name string, change bool) error {
 	st, err := vd.Dentry.Stat(t)
 	if err != nil {
 		return err
 	}
-	if !mayAccessAs(t, st, 2) {
+	c := creds(t)
+	denied := unix.ENODATA
+	if change {
+		denied = unix.EPERM
+	}
+	switch {
+	case strings.HasPrefix(name, "security.") || strings.HasPrefix(name, "system."):
+		// Left to the filesystem (none keeps them: EOPNOTSUPP).
+		return nil
+	case strings.HasPrefix(name, "trusted."):
+		if !c.HasCapability(auth.CAP_SYS_ADMIN) {
+			return denied
+		}
+		return nil
+	case strings.HasPrefix(name, "user."):
+		typ := st.Mode & vfs.S_IFMT
+		if typ != vfs.S_IFREG && typ != vfs.S_IFDIR {
+			return denied
+		}
+		if change && typ == vfs.S_IFDIR && st.Mode&unix.S_ISVTX != 0 &&
+			c.FSUID != st.UID && !c.HasCapability(auth.CAP_FOWNER) {
+			return unix.EPERM
+		}
+	}
+	want := uint32(4)
+	if change {
+		want = 2
+	}
+	if !mayAccessAs(t, st, want) {
 		return unix.EACCES
 	}
 	return nil

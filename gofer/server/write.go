@@ -317,10 +317,11 @@ func (s *server) unlink(req *protocol.Tunlink) error {
 	return nil
 }
 
-// rename moves an entry.
+// rename moves an entry. RENAME_WHITEOUT leaves a whiteout (a 0:0
+// character device, which no one can open) at the old name.
 func (s *server) rename(req *protocol.Trename) error {
-	const noReplace, exchange = unix.RENAME_NOREPLACE, unix.RENAME_EXCHANGE
-	if req.Flags&^(noReplace|exchange) != 0 || req.Flags == noReplace|exchange {
+	const noReplace, exchange, whiteout = unix.RENAME_NOREPLACE, unix.RENAME_EXCHANGE, unix.RENAME_WHITEOUT
+	if req.Flags&^(noReplace|exchange|whiteout) != 0 || req.Flags&exchange != 0 && req.Flags&(noReplace|whiteout) != 0 {
 		return unix.EINVAL
 	}
 	oldDir, err := s.lookupDir(req.OldDir, req.OldName)

@@ -35,8 +35,11 @@ func userXattr(name string) error {
 		return unix.ERANGE
 	case strings.IndexByte(name, 0) >= 0:
 		return unix.EINVAL
-	case !strings.HasPrefix(name, userPrefix) || len(name) == len(userPrefix):
+	case !strings.HasPrefix(name, userPrefix):
 		return unix.EOPNOTSUPP
+	case len(name) == len(userPrefix):
+		// A namespace without a name, as Linux answers it.
+		return unix.EINVAL
 	}
 	return nil
 }

@@ -4,7 +4,8 @@
  * PROT_EXEC is EACCES; on a nodev mount device nodes can be made but not
  * opened (EACCES); on a nosuid mount a set-user-ID program runs without
  * changing the effective UID. /proc/self/mounts shows the flags, a
- * remount changes them, and a bind mount keeps the source mount's.
+ * remount changes them, statvfs(3) reports them, and a bind mount keeps
+ * the source mount's.
  *
  * The program copies itself onto a tmpfs it mounts under /var/tmp and
  * runs the copy with the argument "euid", which makes it exit with the
@@ -18,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 
@@ -117,6 +119,13 @@ int main(int argc, char **argv)
 		 "mount a tmpfs nosuid,nodev,noexec");
 	CHECK(has_opt(mnt, "nosuid") && has_opt(mnt, "nodev") && has_opt(mnt, "noexec"),
 	      "/proc/self/mounts shows nosuid, nodev and noexec");
+	{
+		struct statvfs sv;
+
+		CHECK_OK(statvfs(mnt, &sv), "statvfs the mount");
+		CHECK_EQ(sv.f_flag & (ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RDONLY), ST_NOSUID | ST_NODEV | ST_NOEXEC,
+			 "statvfs's f_flag says nosuid, nodev and noexec");
+	}
 	REQUIRE(copy_self(prog) == 0, "copy the program onto the mount, set-user-ID");
 	CHECK_EQ(run_as(prog, 0), 1000 + EACCES, "noexec: execve is EACCES");
 	{
@@ -154,6 +163,12 @@ int main(int argc, char **argv)
 	/* No flags. */
 	CHECK_OK(mount(NULL, mnt, NULL, MS_REMOUNT, NULL), "remount without flags");
 	CHECK(!has_opt(mnt, "nosuid"), "nosuid is gone");
+	{
+		struct statvfs sv;
+
+		CHECK_OK(statvfs(mnt, &sv), "statvfs the mount");
+		CHECK_EQ(sv.f_flag & (ST_NOSUID | ST_NODEV | ST_NOEXEC), 0, "statvfs's f_flag has none of them");
+	}
 	CHECK_EQ(run_as(prog, 65534), 0, "the set-user-ID root program runs with euid 0");
 
 	/* A bind mount keeps the source mount's flags. */

@@ -106,6 +106,11 @@ static int as_nobody(void)
 	CHECK_ERR(open("wnox/new", O_WRONLY | O_CREAT, 0644), EACCES, "creating in a writable directory without search permission is EACCES");
 	CHECK_ERR(mkdir("wnox/new", 0755), EACCES, "mkdir of a new name in it is EACCES");
 	CHECK_ERR(unlink("wnox/f"), EACCES, "unlink in it is EACCES");
+	CHECK_ERR(mkdir("wnox/f", 0755), EACCES, "mkdir of an existing name in it is EACCES, not EEXIST");
+	CHECK_ERR(symlink("x", "wnox/f"), EACCES, "symlink over an existing name in it is EACCES, not EEXIST");
+	CHECK_ERR(unlink("wnox/missing"), EACCES, "unlink of a missing name in it is EACCES, not ENOENT");
+	CHECK_ERR(rmdir("wnox/missing"), EACCES, "rmdir of a missing name in it is EACCES, not ENOENT");
+	CHECK_ERR(rename("wnox/missing", "open/m"), EACCES, "rename of a missing name out of it is EACCES, not ENOENT");
 
 	/* grp/ is root:65534 mode 0701: the group class has no search even
 	 * though others do. grpx/ is root:65534 mode 0710. */

@@ -318,22 +318,33 @@ func (d *dentry) Rename(ctx context.Context, oldName string, newDir vfs.Dentry, 
 	}
 	d.mu.Unlock()
 
-	// A directory moved to another parent takes its ".." with it; one
-	// replaced takes its parent's link away.
+	// A directory moved to another parent takes its ".." with it (both
+	// ways for an exchange); one replaced takes its parent's link away.
 	isDir := func(c *dentry) bool { return c != nil && c.Mode()&vfs.S_IFMT == vfs.S_IFDIR }
+	var shift int // links going from d to nd
+	if nd != d {
+		if isDir(moved) {
+			shift++
+		}
+		if exchange && isDir(victim) {
+			shift--
+		}
+	}
+	addLinks := func(n uint64, delta int) uint64 {
+		if delta < 0 && n < uint64(-delta) {
+			return 0
+		}
+		return uint64(int64(n) + int64(delta))
+	}
 	d.in.mu.Lock()
 	d.in.touchLocked(true)
-	if nd != d && isDir(moved) && !exchange && d.in.attr.Nlink > 0 {
-		d.in.attr.Nlink--
-	}
+	d.in.attr.Nlink = addLinks(d.in.attr.Nlink, -shift)
 	d.in.mu.Unlock()
 	nd.in.mu.Lock()
 	nd.in.touchLocked(true)
-	if nd != d && isDir(moved) && !exchange {
-		nd.in.attr.Nlink++
-	}
-	if len(gone) > 0 && isDir(victim) && nd.in.attr.Nlink > 0 {
-		nd.in.attr.Nlink--
+	nd.in.attr.Nlink = addLinks(nd.in.attr.Nlink, shift)
+	if len(gone) > 0 && isDir(victim) {
+		nd.in.attr.Nlink = addLinks(nd.in.attr.Nlink, -1)
 	}
 	nd.in.mu.Unlock()
 	for _, c := range []*dentry{moved, victim} {

@@ -445,13 +445,15 @@ func lockDirs(a, b *Dentry) func() {
 
 // Rename implements vfs.DirWriter.Rename, with renameat2(2)'s flags and
 // errors. A target that exists is replaced in one step: no observer sees
-// newName missing.
-func (d *Dentry) Rename(_ context.Context, oldName string, newDir vfs.Dentry, newName string, flags uint32) error {
+// newName missing. RENAME_WHITEOUT leaves a whiteout (a character device
+// 0:0 with no permissions, owned by the caller) at oldName in the same
+// step.
+func (d *Dentry) Rename(ctx context.Context, oldName string, newDir vfs.Dentry, newName string, flags uint32) error {
 	if flags&^(RENAME_NOREPLACE|RENAME_EXCHANGE|RENAME_WHITEOUT) != 0 ||
-		flags&(RENAME_NOREPLACE|RENAME_EXCHANGE) == RENAME_NOREPLACE|RENAME_EXCHANGE ||
-		flags&RENAME_WHITEOUT != 0 {
+		flags&RENAME_EXCHANGE != 0 && flags&(RENAME_NOREPLACE|RENAME_WHITEOUT) != 0 {
 		return unix.EINVAL
 	}
+	whiteout := flags&RENAME_WHITEOUT != 0
 	nd, ok := newDir.(*Dentry)
 	if !ok || nd.fs != d.fs {
 		return unix.EXDEV
@@ -513,8 +515,19 @@ func (d *Dentry) Rename(_ context.Context, oldName string, newDir vfs.Dentry, ne
 			return unix.ENOTDIR
 		case src.dir == nil && dst.dir != nil:
 			return unix.EISDIR
-		case dst.dir != nil:
+		}
+	}
+	if whiteout {
+		if err := fs.reserveInode(); err != nil {
+			return err
+		}
+	}
+	if dst != nil {
+		if dst.dir != nil {
 			if err := dst.killDir(); err != nil {
+				if whiteout {
+					fs.inodes.Add(^uint64(0))
+				}
 				return err
 			}
 		}
@@ -523,6 +536,10 @@ func (d *Dentry) Rename(_ context.Context, oldName string, newDir vfs.Dentry, ne
 	d.dir.removeLocked(oldName)
 	nd.dir.addLocked(newName, src)
 	src.link.Store(&link{name: newName, parent: nd})
+	if whiteout {
+		wi := d.newChildInode(vfs.CreateOptions{Creds: credsFrom(ctx)}, vfs.S_IFCHR)
+		d.dir.addLocked(oldName, fs.newDentry(wi, oldName, d))
+	}
 
 	si := src.inode
 	si.mu.Lock()
@@ -530,7 +547,9 @@ func (d *Dentry) Rename(_ context.Context, oldName string, newDir vfs.Dentry, ne
 	si.mu.Unlock()
 	di, ndi := d.inode, nd.inode
 	di.mu.Lock()
-	di.size -= bogoDirentSize
+	if !whiteout {
+		di.size -= bogoDirentSize
+	}
 	if src.dir != nil {
 		di.nlink--
 	}

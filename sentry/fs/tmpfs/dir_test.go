@@ -209,7 +209,28 @@ func TestRename(t *testing.T) {
 		{name: "exchange dir with its child", oldName: "d", old: "", newDir: "d", newNm: "in", flags: RENAME_EXCHANGE, want: unix.EINVAL},
 		{name: "exchange child with its ancestor", old: "d", oldName: "in", newNm: "d", flags: RENAME_EXCHANGE, want: unix.EINVAL},
 		{name: "noreplace and exchange", oldName: "f", newNm: "g", flags: RENAME_NOREPLACE | RENAME_EXCHANGE, want: unix.EINVAL},
-		{name: "whiteout", oldName: "f", newNm: "h", flags: RENAME_WHITEOUT, want: unix.EINVAL},
+		{name: "whiteout", oldName: "f", newNm: "g", flags: RENAME_WHITEOUT, check: func(t *testing.T, e *env) {
+			expectContent(t, e, "g", "f")
+			st := stat(t, e.lookup("f"))
+			if st.Mode != vfs.S_IFCHR || st.RdevMajor != 0 || st.RdevMinor != 0 || st.Nlink != 1 {
+				t.Errorf("whiteout: mode %#o rdev %d:%d nlink %d; want a 0:0 char device, mode 0", st.Mode, st.RdevMajor, st.RdevMinor, st.Nlink)
+			}
+			if st := stat(t, e.root()); st.Size != 8*bogoDirentSize {
+				t.Errorf("root size %d; want %d (8 entries)", st.Size, 8*bogoDirentSize)
+			}
+		}},
+		{name: "whiteout of a dir across dirs", oldName: "d", newDir: "other", newNm: "d", flags: RENAME_WHITEOUT, check: func(t *testing.T, e *env) {
+			expectContent(t, e, "other/d/in", "in")
+			if e.lookup("d").Mode()&vfs.S_IFMT != vfs.S_IFCHR {
+				t.Error("no whiteout at the old name")
+			}
+			if st := stat(t, e.root()); st.Nlink != 2+2 {
+				t.Errorf("root nlink %d; want 4 (the moved dir's link went to other)", st.Nlink)
+			}
+		}},
+		{name: "whiteout and noreplace onto existing", oldName: "f", newNm: "g", flags: RENAME_WHITEOUT | RENAME_NOREPLACE, want: unix.EEXIST},
+		{name: "whiteout and exchange", oldName: "f", newNm: "g", flags: RENAME_WHITEOUT | RENAME_EXCHANGE, want: unix.EINVAL},
+		{name: "whiteout over non-empty dir", oldName: "empty", newNm: "d", flags: RENAME_WHITEOUT, want: unix.ENOTEMPTY},
 		{name: "unknown flag", oldName: "f", newNm: "h", flags: 8, want: unix.EINVAL},
 		{name: "long name", oldName: "f", newNm: strings.Repeat("n", 256), want: unix.ENAMETOOLONG},
 	} {
