@@ -56,7 +56,7 @@ func init() {
 	full(unix.SYS_DUP, Dup, FD)
 	full(unix.SYS_DUP2, Dup2, FD, FD)
 	full(unix.SYS_DUP3, Dup3, FD, FD, Hex)
-	partial(unix.SYS_FCNTL, Fcntl, "F_SETOWN* record the owner but no SIGIO/SIGURG is sent; no leases or F_NOTIFY", FD, Int, Hex)
+	partial(unix.SYS_FCNTL, Fcntl, "O_ASYNC sends SIGIO (or F_SETSIG's signal) for pipes, FIFOs, terminals and inotify; no SIGURG, leases or F_NOTIFY", FD, Int, Hex)
 	partial(unix.SYS_IOCTL, Ioctl, "FIOCLEX/FIONCLEX/FIONBIO, and terminal TCGETS/TCSETS*/TIOCGWINSZ/TIOCSWINSZ on host TTYs", FD, Hex, Hex)
 	full(unix.SYS_STATFS, Statfs, Path, Ptr)
 	full(unix.SYS_FSTATFS, Fstatfs, FD, Ptr)
@@ -1186,7 +1186,12 @@ func Fcntl(t *kernel.Task, a args) (uintptr, error) {
 	case unix.F_GETFL:
 		return uintptr(f.Flags()), nil
 	case unix.F_SETFL:
-		f.SetStatusFlags(a[2].Uint())
+		old := f.SwapStatusFlags(a[2].Uint())
+		if (old^f.Flags())&unix.O_ASYNC != 0 {
+			// Linux starts and stops I/O signals only when F_SETFL
+			// changes O_ASYNC (not at open).
+			setAsync(t, f, a[0].Int(), f.Flags()&unix.O_ASYNC != 0)
+		}
 		return 0, nil
 	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
 		return pipeFcntl(t, f, cmd, a[2].Uint64())
@@ -1195,6 +1200,13 @@ func Fcntl(t *kernel.Task, a args) (uintptr, error) {
 	case unix.F_GETOWN, unix.F_SETOWN, unix.F_GETOWN_EX, unix.F_SETOWN_EX:
 		return fcntlOwner(t, f, cmd, a[2].Pointer())
 	case unix.F_GETSIG:
+		return uintptr(f.Sig()), nil
+	case unix.F_SETSIG:
+		sig := a[2].Int()
+		if sig < 0 || sig > kernel.NumSignals {
+			return 0, unix.EINVAL
+		}
+		f.SetSig(sig)
 		return 0, nil
 	case unix.F_GETLEASE:
 		return unix.F_UNLCK, nil

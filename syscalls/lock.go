@@ -201,14 +201,15 @@ func Flock(t *kernel.Task, a args) (uintptr, error) {
 	return 0, vfs.Flock(f.Dentry(), f, typ, block)
 }
 
-// fcntlOwner implements F_GETOWN, F_SETOWN, F_GETOWN_EX and F_SETOWN_EX.
-// The owner is recorded and reported; no SIGIO or SIGURG is sent yet.
+// fcntlOwner implements F_GETOWN, F_SETOWN, F_GETOWN_EX and F_SETOWN_EX:
+// the owner the I/O signals of O_ASYNC go to (fasync.go).
 func fcntlOwner(t *kernel.Task, f *vfs.FileDescription, cmd int32, arg uintptr) (uintptr, error) {
 	const (
-		ownerTID  = 0
-		ownerPID  = 1
-		ownerPGRP = 2
+		ownerTID  = kernel.OwnerTID
+		ownerPID  = kernel.OwnerPID
+		ownerPGRP = kernel.OwnerPGRP
 	)
+	creds := t.Credentials()
 	switch cmd {
 	case unix.F_GETOWN:
 		typ, id := f.Owner()
@@ -220,14 +221,14 @@ func fcntlOwner(t *kernel.Task, f *vfs.FileDescription, cmd int32, arg uintptr) 
 		id := int32(arg)
 		switch {
 		case id == 0:
-			f.SetOwner(0, 0)
+			f.SetOwner(0, 0, creds)
 		case id > 0:
 			if t.Kernel().ThreadGroupByID(id) == nil {
 				return 0, unix.ESRCH
 			}
-			f.SetOwner(ownerPID, id)
+			f.SetOwner(ownerPID, id, creds)
 		default:
-			f.SetOwner(ownerPGRP, -id)
+			f.SetOwner(ownerPGRP, -id, creds)
 		}
 		return 0, nil
 	case unix.F_GETOWN_EX:
@@ -262,7 +263,7 @@ func fcntlOwner(t *kernel.Task, f *vfs.FileDescription, cmd int32, arg uintptr) 
 		if id < 0 {
 			return 0, unix.EINVAL
 		}
-		f.SetOwner(typ, id)
+		f.SetOwner(typ, id, creds)
 		return 0, nil
 	}
 	return 0, unix.EINVAL

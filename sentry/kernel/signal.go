@@ -39,6 +39,7 @@ const (
 	SIGVTALRM  = 26
 	SIGPROF    = 27
 	SIGWINCH   = 28
+	SIGIO      = 29
 	SIGSYS     = 31
 	SIGRTMIN   = 32
 	NumSignals = 64
@@ -169,6 +170,9 @@ const (
 	LayoutPoll         // si_band, si_fd
 )
 
+// nSigPoll is the highest POLL_* code (POLL_HUP).
+const nSigPoll = 6
+
 // Layout returns the union member info fills, chosen as Linux's
 // siginfo_layout chooses it.
 func (info *SigInfo) Layout() int {
@@ -180,7 +184,9 @@ func (info *SigInfo) Layout() int {
 	case info.Code > 0 && info.Code != SI_KERNEL && (info.Signo == SIGSEGV || info.Signo == SIGBUS ||
 		info.Signo == SIGILL || info.Signo == SIGFPE || info.Signo == SIGTRAP):
 		return LayoutFault
-	case info.Signo == 29 && info.Code > 0: // SIGPOLL
+	case info.Code > 0 && info.Code < SI_KERNEL && (info.Signo == SIGIO || info.Code <= nSigPoll):
+		// SIGIO's codes, and the POLL_* codes of a signal chosen with
+		// F_SETSIG.
 		return LayoutPoll
 	}
 	return LayoutKill

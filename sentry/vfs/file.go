@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"palisade.dev/sentry/kernel/auth"
 	"palisade.dev/sentry/mm"
 )
 
@@ -101,10 +102,24 @@ type FileDescription struct {
 	// locks or a flock, to drop when it goes.
 	ofdLocked, flocked atomic.Bool
 
-	// owner is F_SETOWN's process or group (F_SETOWN_EX type and ID).
-	ownerMu   sync.Mutex
-	ownerType int32
-	ownerID   int32
+	// owner is F_SETOWN's process or group (F_SETOWN_EX type and ID),
+	// and ownerCreds the credentials of the task that set it; sig is
+	// F_SETSIG's signal (0: SIGIO); stopAsync ends the delivery of I/O
+	// signals that setting O_ASYNC started.
+	ownerMu    sync.Mutex
+	ownerType  int32
+	ownerID    int32
+	ownerCreds *auth.Credentials
+	sig        int32
+	stopAsync  func()
+}
+
+// Fasyncer is implemented by files that signal their owner when I/O
+// becomes possible while O_ASYNC is set (fcntl(2)): pipes, terminals,
+// inotify. They are waiter.Waitables; the events they report are the
+// ones signalled.
+type Fasyncer interface {
+	Fasync()
 }
 
 // Owner returns the F_SETOWN_EX owner type and ID (0, 0 when unset).
@@ -114,11 +129,42 @@ func (fd *FileDescription) Owner() (typ, id int32) {
 	return fd.ownerType, fd.ownerID
 }
 
-// SetOwner records the process or process group that F_SETOWN names.
-func (fd *FileDescription) SetOwner(typ, id int32) {
+// SetOwner records the process or process group that F_SETOWN names,
+// and the credentials of the task that named it.
+func (fd *FileDescription) SetOwner(typ, id int32, creds *auth.Credentials) {
 	fd.ownerMu.Lock()
-	fd.ownerType, fd.ownerID = typ, id
+	fd.ownerType, fd.ownerID, fd.ownerCreds = typ, id, creds
 	fd.ownerMu.Unlock()
+}
+
+// OwnerCreds returns the credentials of the task that set the owner.
+func (fd *FileDescription) OwnerCreds() *auth.Credentials {
+	fd.ownerMu.Lock()
+	defer fd.ownerMu.Unlock()
+	return fd.ownerCreds
+}
+
+// Sig returns F_SETSIG's signal (0 for the default, SIGIO).
+func (fd *FileDescription) Sig() int32 {
+	fd.ownerMu.Lock()
+	defer fd.ownerMu.Unlock()
+	return fd.sig
+}
+
+// SetSig records F_SETSIG's signal.
+func (fd *FileDescription) SetSig(sig int32) {
+	fd.ownerMu.Lock()
+	fd.sig = sig
+	fd.ownerMu.Unlock()
+}
+
+// SetAsync replaces the function that stops the delivery of I/O signals
+// and returns the one it replaces (nil if none).
+func (fd *FileDescription) SetAsync(stop func()) (old func()) {
+	fd.ownerMu.Lock()
+	defer fd.ownerMu.Unlock()
+	old, fd.stopAsync = fd.stopAsync, stop
+	return old
 }
 
 // OnRelease arranges for fn to run when the last reference to the
@@ -188,13 +234,17 @@ func (fd *FileDescription) DecRef() {
 func (fd *FileDescription) Flags() uint32 { return fd.flags.Load() }
 
 // SetStatusFlags replaces the changeable status flags (F_SETFL).
-func (fd *FileDescription) SetStatusFlags(f uint32) {
+func (fd *FileDescription) SetStatusFlags(f uint32) { fd.SwapStatusFlags(f) }
+
+// SwapStatusFlags replaces the changeable status flags (F_SETFL) and
+// returns the flags they replaced.
+func (fd *FileDescription) SwapStatusFlags(f uint32) (old uint32) {
 	const settable = unix.O_APPEND | unix.O_NONBLOCK | unix.O_DIRECT | unix.O_NOATIME | unix.O_ASYNC
 	for {
 		old := fd.flags.Load()
 		n := old&^settable | f&settable
 		if fd.flags.CompareAndSwap(old, n) {
-			return
+			return old
 		}
 	}
 }

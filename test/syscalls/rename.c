@@ -353,8 +353,11 @@ int main(int argc, char **argv)
 		return check_done();
 	}
 	char tmpdir[] = "/tmp/renameXXXXXX", shmdir[] = "/dev/shm/renameXXXXXX", rootdir[] = "/renameXXXXXX";
+	struct statfs sf;
+	/* /tmp is the overlay root when runsc do runs from under /tmp. */
 	REQUIRE(mkdtemp(tmpdir) != NULL, "mkdtemp under /tmp");
-	test_dir(tmpdir, 1);
+	REQUIRE(statfs(tmpdir, &sf) == 0, "statfs the scratch directory under /tmp");
+	test_dir(tmpdir, sf.f_type != OVERLAYFS_SUPER_MAGIC);
 	REQUIRE(mkdtemp(shmdir) != NULL, "mkdtemp under /dev/shm");
 	test_dir(shmdir, 1);
 	REQUIRE(mkdtemp(rootdir) != NULL, "mkdtemp under /");
@@ -363,7 +366,6 @@ int main(int argc, char **argv)
 	 * an overlay, which (like Linux's overlayfs) does not: only the
 	 * sandbox's answer is checked there.
 	 */
-	struct statfs sf;
 	REQUIRE(statfs(rootdir, &sf) == 0, "statfs the scratch directory under /");
 	test_dir(rootdir, sf.f_type != OVERLAYFS_SUPER_MAGIC);
 	return check_done();

@@ -143,6 +143,10 @@ var (
 	_ waiter.Waitable = (*slaveFile)(nil)
 )
 
+// Fasync implements vfs.Fasyncer: with O_ASYNC, input arriving signals
+// the owner.
+func (f *masterFile) Fasync() {}
+
 // Release implements vfs.FileImpl.Release: closing the master hangs up
 // the slave, removes its node, and tells the session it controls.
 func (f *masterFile) Release() {
@@ -236,6 +240,9 @@ type slaveFile struct {
 	tm *Terminal
 	fd *vfs.FileDescription
 }
+
+// Fasync implements vfs.Fasyncer.
+func (f *slaveFile) Fasync() {}
 
 // Release implements vfs.FileImpl.Release.
 func (f *slaveFile) Release() {

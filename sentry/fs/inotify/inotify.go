@@ -294,6 +294,10 @@ func (in *Inotify) EventRegister(e *waiter.Entry) { in.q.EventRegister(e) }
 // EventUnregister implements waiter.Waitable.
 func (in *Inotify) EventUnregister(e *waiter.Entry) { in.q.EventUnregister(e) }
 
+// Fasync implements vfs.Fasyncer: with O_ASYNC, a queued event signals
+// the owner.
+func (in *Inotify) Fasync() {}
+
 // Release implements vfs.FileImpl: the instance's watches go.
 func (in *Inotify) Release() {
 	in.ReleaseHooks.Fire()

@@ -77,6 +77,10 @@ func (p *Pipe) Open(flags uint32) *vfs.FileDescription {
 // Pipe returns the pipe f is an end of.
 func (f *end) Pipe() *Pipe { return f.p }
 
+// Fasync implements vfs.Fasyncer: with O_ASYNC, data arriving signals a
+// read end's owner and room freed a write end's.
+func (f *end) Fasync() {}
+
 // Release implements vfs.FileImpl.Release.
 func (f *File) Release() { f.p.release(f.read, f.write) }
 
