@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int check_total;
@@ -169,5 +171,40 @@ static inline int check_done(void)
 			exit(check_done());                                   \
 		}                                                             \
 	} while (0)
+
+/*
+ * check_in_child runs fn(arg) in a child process, for checks that change
+ * what the process is (credentials, capabilities, its working directory),
+ * and adds the child's check counts to this process's. A child that does
+ * not run to completion is a failed check named after name.
+ */
+static inline void check_in_child(void (*fn)(const char *), const char *arg, const char *name)
+{
+	static int *counts;
+	char what[300];
+	int status = -1;
+	pid_t pid;
+
+	if (!counts) {
+		counts = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		REQUIRE(counts != MAP_FAILED, "mmap a page shared with children");
+	}
+	counts[0] = counts[1] = 0;
+	pid = fork();
+	REQUIRE(pid >= 0, "fork");
+	if (pid == 0) {
+		check_total = check_failed = 0;
+		fn(arg);
+		counts[0] = check_total;
+		counts[1] = check_failed;
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	check_total += counts[0];
+	check_failed += counts[1];
+	snprintf(what, sizeof(what), "%.256s: the child ran to completion", name);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, what);
+}
 
 #endif

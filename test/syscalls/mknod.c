@@ -25,32 +25,7 @@
 
 #define CAP_MKNOD_BIT 27
 
-static int *child_counts;
 static int whiteout_ok; /* the directory being tested makes 0:0 devices */
-
-/* in_child runs fn(arg) in a child and adds the child's check counts to ours. */
-static void in_child(void (*fn)(const char *), const char *arg, const char *name)
-{
-	char what[300];
-	int status = -1;
-
-	child_counts[0] = child_counts[1] = 0;
-	pid_t pid = fork();
-	REQUIRE(pid >= 0, "fork");
-	if (pid == 0) {
-		check_total = check_failed = 0;
-		fn(arg);
-		child_counts[0] = check_total;
-		child_counts[1] = check_failed;
-		_exit(0);
-	}
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	check_total += child_counts[0];
-	check_failed += child_counts[1];
-	snprintf(what, sizeof(what), "%s: the child ran to completion", name);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, what);
-}
 
 static int has_cap(int cap)
 {
@@ -215,7 +190,7 @@ static void test_dir(const char *dir)
 
 	/* Without CAP_MKNOD and without permission. */
 	REQUIRE(chmod(dir, 0755) == 0, "chmod the scratch directory");
-	in_child(no_mknod, dir, W("%s: without CAP_MKNOD", dir));
+	check_in_child(no_mknod, dir, W("%s: without CAP_MKNOD", dir));
 
 	const char *names[] = { "fifo", "reg", "reg0", "sock", "sticky", "chr", "blk", "big", "trunc", "exp", "expb", "wh", "dangling" };
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
@@ -228,8 +203,6 @@ int main(void)
 {
 	char tmpdir[] = "/tmp/mknodtestXXXXXX", rootdir[] = "/mknodtestXXXXXX";
 
-	child_counts = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	REQUIRE(child_counts != MAP_FAILED, "mmap a shared page");
 	umask(022);
 
 	/*

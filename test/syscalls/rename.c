@@ -29,7 +29,6 @@
 #define CAP_MKNOD_BIT 27
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
 
-static int *child_counts;
 static char what[300];
 #define W(...) (snprintf(what, sizeof(what), __VA_ARGS__), what)
 
@@ -80,29 +79,6 @@ static int exists(const char *path)
 {
 	struct stat st;
 	return lstat(path, &st) == 0;
-}
-
-static void in_child(void (*fn)(const char *), const char *arg, const char *name)
-{
-	char w[340];
-	int status = -1;
-
-	child_counts[0] = child_counts[1] = 0;
-	pid_t pid = fork();
-	REQUIRE(pid >= 0, "fork");
-	if (pid == 0) {
-		check_total = check_failed = 0;
-		fn(arg);
-		child_counts[0] = check_total;
-		child_counts[1] = check_failed;
-		_exit(0);
-	}
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	check_total += child_counts[0];
-	check_failed += child_counts[1];
-	snprintf(w, sizeof(w), "%s: the child ran to completion", name);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, w);
 }
 
 static int whiteout_ok; /* the directory being tested makes whiteouts */
@@ -250,7 +226,7 @@ static void test_flags(const char *dir, int whiteout)
 	 * overlayfs, EINVAL), it leaves a 0:0 char device at the old name. */
 	put(P(dir, "w1"), "W");
 	whiteout_ok = whiteout;
-	in_child(no_mknod, dir, W("%s: RENAME_WHITEOUT without CAP_MKNOD", dir));
+	check_in_child(no_mknod, dir, W("%s: RENAME_WHITEOUT without CAP_MKNOD", dir));
 	if (whiteout) {
 		CHECK_ERR(rename(P(dir, "d1"), P(dir, "w1")), ENOTDIR, W("%s: a directory over a whiteout is ENOTDIR", dir));
 		CHECK_OK(unlink(P(dir, "w1")), W("%s: unlink the whiteout", dir));
@@ -346,8 +322,6 @@ static void test_dir(const char *dir, int whiteout)
 
 int main(int argc, char **argv)
 {
-	child_counts = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	REQUIRE(child_counts != MAP_FAILED, "mmap a shared page");
 	if (argc > 1) {
 		test_existing(argv[1]);
 		return check_done();

@@ -23,32 +23,7 @@
 #include <sys/xattr.h>
 #include <time.h>
 
-static int *child_counts;
 static int have_admin;
-
-/* in_child runs fn(arg) in a child and adds the child's check counts to ours. */
-static void in_child(void (*fn)(const char *), const char *arg, const char *name)
-{
-	char what[300];
-	int status = -1;
-
-	child_counts[0] = child_counts[1] = 0;
-	pid_t pid = fork();
-	REQUIRE(pid >= 0, "fork");
-	if (pid == 0) {
-		check_total = check_failed = 0;
-		fn(arg);
-		child_counts[0] = check_total;
-		child_counts[1] = check_failed;
-		_exit(0);
-	}
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	check_total += child_counts[0];
-	check_failed += child_counts[1];
-	snprintf(what, sizeof(what), "%s: the child ran to completion", name);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, what);
-}
 
 static int has_cap(int cap)
 {
@@ -296,7 +271,7 @@ static void test_dir(const char *dir)
 		"set the attributes of the permission checks");
 	/* The dir's own mode lets uid 65534 reach the files. */
 	REQUIRE(chmod(dir, 0755) == 0, "chmod the test directory");
-	in_child(unprivileged, dir, W("%s: unprivileged checks", dir));
+	check_in_child(unprivileged, dir, W("%s: unprivileged checks", dir));
 
 	const char *names[] = { "file", "dir", "link", "fifo", "ro", "rw", "private", "sticky" };
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
@@ -314,8 +289,6 @@ int main(void)
 {
 	char tmpdir[] = "/tmp/xattrtestXXXXXX", shmdir[] = "/dev/shm/xattrtestXXXXXX", rootdir[] = "/xattrtestXXXXXX";
 
-	child_counts = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	REQUIRE(child_counts != MAP_FAILED, "mmap a shared page");
 	have_admin = has_cap(CAP_SYS_ADMIN);
 
 	REQUIRE(mkdtemp(tmpdir) != NULL, "mkdtemp under /tmp");
