@@ -179,7 +179,7 @@ func (c *Client) roundTrip(op string, req, resp Message, wantFD bool) (int, erro
 	if err := c.conn.WriteMessage(out, -1); err != nil {
 		return -1, c.fail(op, err)
 	}
-	n, fds, err := c.conn.ReadMessage(c.in)
+	n, fds, err := c.conn.WaitReadMessage(c.in)
 	if err != nil {
 		return -1, c.fail(op, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,6 +26,8 @@ var ErrTruncated = errors.New("gofer: message truncated")
 // ReadMessage return.
 type Conn struct {
 	uc *net.UnixConn
+	// closed is set by Close, for WaitReadMessage to see.
+	closed atomic.Bool
 
 	// oob receives control messages. It belongs to the single reader.
 	oob []byte
@@ -90,6 +93,12 @@ func (c *Conn) WriteMessage(b []byte, fd int) error {
 func (c *Conn) ReadMessage(b []byte) (int, []int, error) {
 	// On Linux the net package receives with MSG_CMSG_CLOEXEC.
 	n, oobn, flags, _, err := c.uc.ReadMsgUnix(b, c.oob)
+	return c.received(n, oobn, flags, err)
+}
+
+// received returns what ReadMessage returns for a receive of n bytes and
+// oobn bytes of control messages, with flags, that ended with err.
+func (c *Conn) received(n, oobn, flags int, err error) (int, []int, error) {
 	var fds []int
 	if oobn > 0 {
 		fds = parseRights(c.oob[:oobn])
@@ -111,8 +120,51 @@ func (c *Conn) ReadMessage(b []byte) (int, []int, error) {
 	return n, fds, nil
 }
 
+// waitPollMillis bounds, in milliseconds, each wait of WaitReadMessage in
+// the kernel: how long a Close may take to make it return.
+const waitPollMillis = 100
+
+// WaitReadMessage is ReadMessage for a caller that would rather block its
+// thread in the kernel until the message comes than park its goroutine in
+// the Go runtime's poller. A goroutine locked to its thread (the sentry's
+// task goroutines, which the ptrace platform locks) pays tens of
+// microseconds for a park and wake-up there, several times what a round
+// trip to the gofer costs otherwise; blocked in poll(2), the thread is
+// woken by the kernel itself. A Close makes it return within
+// waitPollMillis.
+//
+// Preconditions: no other read is in progress on c.
+func (c *Conn) WaitReadMessage(b []byte) (int, []int, error) {
+	rc, err := c.uc.SyscallConn()
+	if err != nil {
+		return 0, nil, err
+	}
+	var (
+		n, oobn, flags int
+		rerr           error
+	)
+	err = rc.Read(func(fd uintptr) bool {
+		for {
+			n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), b, c.oob, unix.MSG_CMSG_CLOEXEC|unix.MSG_DONTWAIT)
+			if rerr != unix.EAGAIN && rerr != unix.EINTR {
+				return true
+			}
+			if c.closed.Load() {
+				rerr = net.ErrClosed
+				return true
+			}
+			unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, waitPollMillis)
+		}
+	})
+	if err == nil {
+		err = rerr
+	}
+	return c.received(n, oobn, flags, err)
+}
+
 // Close closes the connection.
 func (c *Conn) Close() error {
+	c.closed.Store(true)
 	return c.uc.Close()
 }
 

@@ -29,6 +29,8 @@
 // mkdir, mknod, symlink, link, unlink, rename, setattr, fsync, xattrs; see
 // write.go) are T/R pairs like the others; a server serving its tree
 // read-only answers them with EROFS, and says which it does in Rattach.
+// Trevalidate (revalidate.go) lets a client that shares the tree with the
+// host check that a cached name still leads to the same file.
 // New operations are added as new T/R pairs with new type numbers; the
 // framing does not change. A server answers an unknown type with ENOSYS and
 // a malformed payload with EINVAL.

@@ -70,6 +70,10 @@ const (
 	MsgRlistxattr   MsgType = 41
 	MsgTremovexattr MsgType = 42
 	MsgRremovexattr MsgType = 43
+
+	// Revalidation of a cached node (revalidate.go).
+	MsgTrevalidate MsgType = 44
+	MsgRrevalidate MsgType = 45
 )
 
 // Header is the fixed part that starts every message.
@@ -159,6 +163,8 @@ func DecodeRequest(b []byte) (Header, Message, error) {
 		m = &Tstatfs{}
 	case MsgTclunk:
 		m = &Tclunk{}
+	case MsgTrevalidate:
+		m = &Trevalidate{}
 	default:
 		m = newWriteRequest(h.Type)
 	}

@@ -42,6 +42,10 @@ func TestMarshalRoundTrip(t *testing.T) {
 		&Rstatfs{Statfs: Statfs{Type: 0xef53, Bsize: 4096, Blocks: 1, Bfree: 2, Bavail: 3, Files: 4, Ffree: 5, Namelen: 255, Frsize: 4096}},
 		&Tclunk{FID: 6},
 		&Rclunk{},
+		&Trevalidate{Dir: 7, Name: "file", Dev: 0x803, Ino: 1<<63 + 5},
+		&Trevalidate{Dir: 1},
+		&Rrevalidate{FID: 0, Attr: testAttr},
+		&Rrevalidate{FID: 9, Attr: testAttr},
 	} {
 		t.Run(reflect.TypeOf(m).Elem().Name(), func(t *testing.T) {
 			b, err := Marshal([]byte("prefix"), 77, m)

@@ -25,7 +25,10 @@
 //     names (the caller's filesystem IDs).
 //   - Renames and unlinks done here keep each node's parent and name right,
 //     so a FID follows its file; a node whose name was taken away (from
-//     here or outside) can't be re-opened (ESTALE).
+//     here or outside) can't be re-opened (ESTALE). A client that shares
+//     the tree with the host checks its cached names with Trevalidate
+//     (revalidate.go), which walks again to a file that replaced one; the
+//     root of a single served file follows its name when asked that way.
 //   - By default the tree is served read-only: every change, and opening
 //     for writing, gets EROFS. ServeWith with Options.Writable serves it
 //     read-write (runsc --overlay=none with a writable root, or a bind

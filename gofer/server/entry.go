@@ -17,7 +17,12 @@ import (
 // is opened again by its parent's descriptor and its name (see reopen). So
 // if the name is later removed or made to refer to another file, opening
 // the root fails with ESTALE; the node itself, held by an O_PATH
-// descriptor, can still be stat'ed.
+// descriptor, can still be stat'ed. A client that shares the file with the
+// host (a revalidating mount) asks instead, with a Trevalidate of the root
+// and an empty name, that a root that is not a directory follow its name:
+// from then on the root is the file that replaced it (followEntry), which
+// is what a program inside sees when the host rewrites a bind-mounted file
+// by renaming a new one over it.
 //
 // Like Serve, ServeEntry neither closes nor keeps sockFD and dirFD. It
 // returns nil on a clean EOF.

@@ -187,6 +187,9 @@ func (s *server) dispatch(req protocol.Message) (protocol.Message, int, error) {
 		return &protocol.Rstatfs{Statfs: st}, -1, err
 	case *protocol.Tclunk:
 		return &protocol.Rclunk{}, -1, s.clunk(req.FID)
+	case *protocol.Trevalidate:
+		fid, attr, err := s.revalidate(req.Dir, req.Name, req.Dev, req.Ino)
+		return &protocol.Rrevalidate{FID: fid, Attr: attr}, -1, err
 	}
 	return s.dispatchWrite(req)
 }

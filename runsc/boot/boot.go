@@ -75,7 +75,7 @@ func Run(a Args) error {
 		k.Hostname = a.Spec.Hostname
 	}
 	l := &loader{k: k, spec: a.Spec, stdio: a.StdioFDs, id: a.ID, log: a.Log}
-	if err := mountAll(k, a.Spec, mf, a.MountFDs, a.Log); err != nil {
+	if err := mountAll(k, a.Conf, a.Spec, mf, a.MountFDs, a.Log); err != nil {
 		// A mount the spec asks for that can't be made (a missing
 		// mount point on a read-only root, a bad option) fails the
 		// container's start, so that runsc reports it once, rather than

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"palisade.dev/gofer/protocol"
+	"palisade.dev/runsc/config"
 	"palisade.dev/runsc/specutils"
 	"palisade.dev/sentry/fs/dev"
 	"palisade.dev/sentry/fs/devpts"
@@ -28,10 +29,16 @@ import (
 
 // mountAll mounts the spec's filesystems that the sentry implements, in
 // the spec's order. A bind mount is the tree the gofer serves on the next
-// of mountFDs (runsc passes one per bind mount, in the same order).
+// of mountFDs (runsc passes one per bind mount, in the same order), shared
+// with the host as --file-access-mounts says (shared by default: changes
+// the host makes while the sandbox runs are seen; see goferOptions).
 // Missing mount points are made, as runc makes them: directories, or an
 // empty file for a bind mount of a file.
-func mountAll(k *kernel.Kernel, spec *specs.Spec, mf *memfile.MemoryFile, mountFDs []int, log *slog.Logger) error {
+func mountAll(k *kernel.Kernel, conf *config.Config, spec *specs.Spec, mf *memfile.MemoryFile, mountFDs []int, log *slog.Logger) error {
+	access := "shared"
+	if conf != nil && conf.FileAccessMounts != "" {
+		access = conf.FileAccessMounts
+	}
 	ns := k.MountNS
 	ctx := context.Background()
 	var devFS *synth.FS
@@ -47,7 +54,7 @@ func mountAll(k *kernel.Kernel, spec *specs.Spec, mf *memfile.MemoryFile, mountF
 			if err != nil {
 				return fmt.Errorf("bind mount on %s: gofer connection: %w", m.Destination, err)
 			}
-			gfs, err := gofer.New(client, mf)
+			gfs, err := gofer.NewWithOptions(client, mf, goferOptions(access))
 			if err != nil {
 				return fmt.Errorf("bind mount on %s: attach to gofer: %w", m.Destination, err)
 			}
@@ -106,6 +113,14 @@ func mountAll(k *kernel.Kernel, spec *specs.Spec, mf *memfile.MemoryFile, mountF
 		return fmt.Errorf("%d gofer connections for bind mounts left over", len(mountFDs))
 	}
 	return addDevices(spec, devFS, mf, log)
+}
+
+// goferOptions returns the options of a gofer filesystem whose file access
+// (--file-access for the root, --file-access-mounts for bind mounts) is
+// access: "shared" revalidates what the sentry caches with the host on
+// each use, "exclusive" trusts it.
+func goferOptions(access string) gofer.Options {
+	return gofer.Options{Revalidate: access == "shared"}
 }
 
 // mountPoint resolves dest from the root, making what is missing of it:

@@ -13,9 +13,9 @@ import (
 )
 
 // rootFilesystem builds the container's root filesystem as --overlay
-// asks, and says whether its mount is read-only.
+// and --file-access ask, and says whether its mount is read-only.
 func rootFilesystem(conf *config.Config, spec *specs.Spec, client *protocol.Client, mf *memfile.MemoryFile) (vfs.Filesystem, bool, error) {
-	lower, err := gofer.New(client, mf)
+	lower, err := gofer.NewWithOptions(client, mf, goferOptions(conf.FileAccess))
 	if err != nil {
 		return nil, false, fmt.Errorf("attach to gofer: %w", err)
 	}

@@ -34,6 +34,15 @@ type Config struct {
 	// that writes never reach the host; "none" writes through the gofer
 	// to the host root.
 	Overlay string
+	// FileAccess says how the root filesystem's files are shared with
+	// the host: "exclusive" (the default) lets the sandbox cache names
+	// and attributes, taking the root to be its own while it runs;
+	// "shared" checks them with the host on each use, so changes the
+	// host makes meanwhile are seen.
+	FileAccess string
+	// FileAccessMounts is FileAccess for bind mounts: "shared" (the
+	// default) or "exclusive".
+	FileAccessMounts string
 	// SystemdCgroup is accepted for runc compatibility and ignored.
 	SystemdCgroup bool
 }
@@ -48,6 +57,8 @@ func RegisterFlags(fs *flag.FlagSet) {
 	fs.Bool("strace", false, "log every system call the application makes (needs --debug-log or --log to be useful)")
 	fs.String("platform", "ptrace", "platform that runs application code: ptrace")
 	fs.String("overlay", "memory", "root filesystem layering: memory (writes stay in sandbox memory) or none (writes go through the gofer to the host root)")
+	fs.String("file-access", "exclusive", "root filesystem access: exclusive (the sandbox caches the root's names and attributes) or shared (changes the host makes while the sandbox runs are seen)")
+	fs.String("file-access-mounts", "shared", "bind mount access: shared (changes the host makes while the sandbox runs are seen) or exclusive (names and attributes are cached)")
 	fs.Bool("systemd-cgroup", false, "accepted for runc compatibility; ignored")
 }
 
@@ -55,15 +66,17 @@ func RegisterFlags(fs *flag.FlagSet) {
 func NewFromFlags(fs *flag.FlagSet) (*Config, error) {
 	get := func(name string) string { return fs.Lookup(name).Value.String() }
 	c := &Config{
-		RootDir:       get("root"),
-		Debug:         get("debug") == "true",
-		LogFilename:   get("log"),
-		LogFormat:     get("log-format"),
-		DebugLog:      get("debug-log"),
-		Strace:        get("strace") == "true",
-		Platform:      get("platform"),
-		Overlay:       get("overlay"),
-		SystemdCgroup: get("systemd-cgroup") == "true",
+		RootDir:          get("root"),
+		Debug:            get("debug") == "true",
+		LogFilename:      get("log"),
+		LogFormat:        get("log-format"),
+		DebugLog:         get("debug-log"),
+		Strace:           get("strace") == "true",
+		Platform:         get("platform"),
+		Overlay:          get("overlay"),
+		FileAccess:       get("file-access"),
+		FileAccessMounts: get("file-access-mounts"),
+		SystemdCgroup:    get("systemd-cgroup") == "true",
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return nil, fmt.Errorf("invalid --log-format %q: want text or json", c.LogFormat)
@@ -73,6 +86,11 @@ func NewFromFlags(fs *flag.FlagSet) (*Config, error) {
 	}
 	if c.Overlay != "memory" && c.Overlay != "none" {
 		return nil, fmt.Errorf("invalid --overlay %q: want memory or none", c.Overlay)
+	}
+	for _, f := range []struct{ name, v string }{{"file-access", c.FileAccess}, {"file-access-mounts", c.FileAccessMounts}} {
+		if f.v != "exclusive" && f.v != "shared" {
+			return nil, fmt.Errorf("invalid --%s %q: want exclusive or shared", f.name, f.v)
+		}
 	}
 	if c.RootDir == "" {
 		return nil, fmt.Errorf("--root must not be empty")
@@ -89,6 +107,8 @@ func (c *Config) ToFlags() []string {
 		fmt.Sprintf("--strace=%t", c.Strace),
 		"--platform=" + c.Platform,
 		"--overlay=" + c.Overlay,
+		"--file-access=" + c.FileAccess,
+		"--file-access-mounts=" + c.FileAccessMounts,
 	}
 }
 

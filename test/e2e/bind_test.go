@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Bind mounts (runsc do --volume HOST:CTR[:ro]): the gofer serves HOST,
@@ -314,5 +317,146 @@ func TestBindMountErrors(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(src, "missing")); err == nil {
 		t.Errorf("a mount point was made in a read-only bind mount's source")
+	}
+}
+
+// TestBindSharedHostChanges checks that a bind mount shows what the host
+// changes while the sandbox runs (--file-access-mounts=shared, the
+// default): a process inside waits, in a loop, for a file the host
+// rewrites by renaming a new one over it (in a directory mount, and as a
+// single-file mount), for a file the host removes to go, for a file the
+// host adds to a directory already listed to appear, and for a size the
+// host changes in place to show in stat. A file opened before the rewrite
+// still reads the old contents, as on Linux.
+func TestBindSharedHostChanges(t *testing.T) {
+	dir, err := os.MkdirTemp("/var/tmp", "bind-shared-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	data := filepath.Join(dir, "data")
+	single := filepath.Join(dir, "single.txt")
+	write := func(path, content string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace := func(path, content string) {
+		t.Helper()
+		write(path+".new", content)
+		if err := os.Rename(path+".new", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(filepath.Join(data, "f"), "v1")
+	write(filepath.Join(data, "gone"), "x")
+	write(filepath.Join(data, "grow"), "12345")
+	write(single, "s1")
+
+	script := `wait_for() {
+	what=$1; shift
+	i=0
+	until eval "$@"; do
+		i=$((i+1))
+		if [ $i -gt 400 ]; then echo "timed out waiting: $what"; exit 1; fi
+		sleep 0.05
+	done
+}
+exec 3</data/f
+echo "f: $(cat /data/f) single: $(cat /single.txt) size: $(stat -c %s /data/grow)"
+ls /data >/dev/null && test -e /data/gone && echo ready
+wait_for "f rewritten" '[ "$(cat /data/f)" = v2 ]'
+echo "f: $(cat /data/f) opened before: $(cat <&3)"
+wait_for "single file rewritten" '[ "$(cat /single.txt)" = s2 ]'
+echo "single: $(cat /single.txt)"
+wait_for "gone removed" '! test -e /data/gone'
+echo "gone: removed"
+wait_for "newfile listed" 'ls /data | grep -qx newfile'
+echo "newfile: $(cat /data/newfile)"
+wait_for "grow grown" '[ "$(stat -c %s /data/grow)" = 10 ]'
+echo "size: $(stat -c %s /data/grow)"
+`
+	cmd := exec.Command(runsc, "do", "-v", data+":/data", "-v", single+":/single.txt:ro", "/bin/sh", "-c", script)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var out []string
+	next := func() (string, bool) {
+		select {
+		case l, ok := <-lines:
+			if ok {
+				out = append(out, l)
+			}
+			return l, ok
+		case <-time.After(60 * time.Second):
+			return "", false
+		}
+	}
+	fail := func(format string, args ...any) {
+		t.Helper()
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf(format+"; output so far %q, stderr %q", append(args, out, stderr.String())...)
+	}
+	for {
+		l, ok := next()
+		if !ok {
+			fail("the sandbox never said ready")
+		}
+		if l == "ready" {
+			break
+		}
+	}
+	// Let the loops inside start on what they cached.
+	time.Sleep(200 * time.Millisecond)
+	replace(filepath.Join(data, "f"), "v2")
+	replace(single, "s2")
+	if err := os.Remove(filepath.Join(data, "gone")); err != nil {
+		t.Fatal(err)
+	}
+	write(filepath.Join(data, "newfile"), "new")
+	g, err := os.OpenFile(filepath.Join(data, "grow"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.WriteString("67890")
+	g.Close()
+	for {
+		if _, ok := next(); !ok {
+			break
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sandbox: %v; output %q, stderr %q", err, out, stderr.String())
+	}
+	want := []string{
+		"f: v1 single: s1 size: 5",
+		"ready",
+		"f: v2 opened before: v1",
+		"single: s2",
+		"gone: removed",
+		"newfile: new",
+		"size: 10",
+	}
+	if strings.Join(out, "\n") != strings.Join(want, "\n") {
+		t.Errorf("sandbox output:\n%s\nwant:\n%s\nstderr %q", strings.Join(out, "\n"), strings.Join(want, "\n"), stderr.String())
 	}
 }

@@ -37,9 +37,9 @@ func (d *dentry) owner(o vfs.CreateOptions, typ uint32) (uid, gid, mode uint32) 
 	if o.Creds != nil {
 		uid, gid = o.Creds.FSUID, o.Creds.FSGID
 	}
-	d.in.mu.Lock()
-	dirMode, dirGID := d.in.attr.Mode, d.in.attr.GID
-	d.in.mu.Unlock()
+	d.inode().mu.Lock()
+	dirMode, dirGID := d.inode().attr.Mode, d.inode().attr.GID
+	d.inode().mu.Unlock()
 	if dirMode&unix.S_ISGID != 0 {
 		gid = dirGID
 		if typ == vfs.S_IFDIR {
@@ -67,12 +67,12 @@ func (d *dentry) addChild(fid protocol.FID, attr protocol.Attr, name string) *de
 	if old != nil {
 		old.markDeleted()
 	}
-	d.in.mu.Lock()
+	d.inode().mu.Lock()
 	if attr.Mode&vfs.S_IFMT == vfs.S_IFDIR {
-		d.in.attr.Nlink++
+		d.inode().attr.Nlink++
 	}
-	d.in.touchLocked(true)
-	d.in.mu.Unlock()
+	d.inode().touchLocked(true)
+	d.inode().mu.Unlock()
 	return c
 }
 
@@ -143,9 +143,9 @@ func (d *dentry) Symlink(ctx context.Context, name, target string, o vfs.CreateO
 		return err
 	}
 	c := d.addChild(cfid, attr, name)
-	c.in.mu.Lock()
-	c.in.target = &target
-	c.in.mu.Unlock()
+	c.inode().mu.Lock()
+	c.inode().target = &target
+	c.inode().mu.Unlock()
 	return nil
 }
 
@@ -195,12 +195,12 @@ func (d *dentry) remove(name string, flags uint32) error {
 	c := d.children[name]
 	delete(d.children, name)
 	d.mu.Unlock()
-	d.in.mu.Lock()
-	if flags&unix.AT_REMOVEDIR != 0 && d.in.attr.Nlink > 0 {
-		d.in.attr.Nlink--
+	d.inode().mu.Lock()
+	if flags&unix.AT_REMOVEDIR != 0 && d.inode().attr.Nlink > 0 {
+		d.inode().attr.Nlink--
 	}
-	d.in.touchLocked(true)
-	d.in.mu.Unlock()
+	d.inode().touchLocked(true)
+	d.inode().mu.Unlock()
 	if c != nil {
 		c.unlinked()
 		c.markDeleted()
@@ -211,7 +211,7 @@ func (d *dentry) remove(name string, flags uint32) error {
 // unlinked records that a name of d's inode went. With its last name, an
 // idle host descriptor of the file goes too, so that the host frees it.
 func (d *dentry) unlinked() {
-	in := d.in
+	in := d.inode()
 	in.mu.Lock()
 	switch {
 	case in.attr.Mode&vfs.S_IFMT == vfs.S_IFDIR:
@@ -254,7 +254,7 @@ func (d *dentry) release() {
 	}
 	if fid := protocol.FID(d.fid.Swap(0)); fid != 0 {
 		d.fs.client.Clunk(fid)
-		d.in.decRef()
+		d.inode().decRef()
 	}
 }
 
@@ -289,7 +289,7 @@ func (d *dentry) Rename(ctx context.Context, oldName string, newDir vfs.Dentry, 
 	moved, victim := d.children[oldName], nd.children[newName]
 	var gone []*dentry
 	switch {
-	case moved != nil && victim != nil && moved.in == victim.in && !exchange:
+	case moved != nil && victim != nil && moved.inode() == victim.inode() && !exchange:
 		// Two links of one inode: rename(2) does nothing.
 	case !exchange && (moved == nil) != (victim == nil) && mayBeLinked(moved, victim):
 		// The uncached name may have been another link of the cached
@@ -336,22 +336,22 @@ func (d *dentry) Rename(ctx context.Context, oldName string, newDir vfs.Dentry, 
 		}
 		return uint64(int64(n) + int64(delta))
 	}
-	d.in.mu.Lock()
-	d.in.touchLocked(true)
-	d.in.attr.Nlink = addLinks(d.in.attr.Nlink, -shift)
-	d.in.mu.Unlock()
-	nd.in.mu.Lock()
-	nd.in.touchLocked(true)
-	nd.in.attr.Nlink = addLinks(nd.in.attr.Nlink, shift)
+	d.inode().mu.Lock()
+	d.inode().touchLocked(true)
+	d.inode().attr.Nlink = addLinks(d.inode().attr.Nlink, -shift)
+	d.inode().mu.Unlock()
+	nd.inode().mu.Lock()
+	nd.inode().touchLocked(true)
+	nd.inode().attr.Nlink = addLinks(nd.inode().attr.Nlink, shift)
 	if len(gone) > 0 && isDir(victim) {
-		nd.in.attr.Nlink = addLinks(nd.in.attr.Nlink, -1)
+		nd.inode().attr.Nlink = addLinks(nd.inode().attr.Nlink, -1)
 	}
-	nd.in.mu.Unlock()
+	nd.inode().mu.Unlock()
 	for _, c := range []*dentry{moved, victim} {
 		if c != nil {
-			c.in.mu.Lock()
-			c.in.touchLocked(false)
-			c.in.mu.Unlock()
+			c.inode().mu.Lock()
+			c.inode().touchLocked(false)
+			c.inode().mu.Unlock()
 		}
 	}
 	for _, c := range gone {
@@ -383,7 +383,7 @@ func mayBeLinked(a, b *dentry) bool {
 
 // nlink returns the link count of d's inode.
 func (d *dentry) nlink() uint64 {
-	d.in.mu.Lock()
-	defer d.in.mu.Unlock()
-	return d.in.attr.Nlink
+	d.inode().mu.Lock()
+	defer d.inode().mu.Unlock()
+	return d.inode().attr.Nlink
 }

@@ -260,15 +260,30 @@ func isPermission(err error) bool {
 	return err == unix.EACCES || err == unix.EPERM
 }
 
-// openHost asks the gofer for a new host descriptor of d's file with the
-// access mode acc.
-func (d *dentry) openHost(acc int) (int, error) {
+// openHost asks the gofer, through d, for a new host descriptor of in's
+// file with the access mode acc. On a revalidating tree, the descriptor is
+// checked to be of in's host file: the root of a single file follows the
+// file the host replaced it with, and may have done so since in was
+// known (ESTALE then).
+func (in *inode) openHost(d *dentry, acc int) (int, error) {
 	fid := d.getFID()
 	if fid == 0 {
 		return -1, unix.ENOENT
 	}
 	d.fs.hostOpens.Add(1)
-	return d.fs.client.Open(fid, acc)
+	fd, err := d.fs.client.Open(fid, acc)
+	if err != nil || !d.fs.revalidate {
+		return fd, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || (inoKey{uint64(st.Dev), st.Ino}) != in.key {
+		unix.Close(fd)
+		if err == nil {
+			err = unix.ESTALE
+		}
+		return -1, err
+	}
+	return fd, nil
 }
 
 // readableFDLocked returns a cached host descriptor of in that reads,
@@ -282,7 +297,7 @@ func (in *inode) readableFDLocked(d *dentry) (int, error) {
 	if in.writeFD >= 0 && in.writeReadable {
 		return in.writeFD, nil
 	}
-	fd, err := d.openHost(unix.O_RDONLY)
+	fd, err := in.openHost(d, unix.O_RDONLY)
 	if err != nil {
 		return -1, err
 	}
@@ -304,10 +319,10 @@ func (in *inode) writableFDLocked(d *dentry, read bool) (fd int, private bool, e
 		return in.writeFD, false, nil
 	}
 	readable := true
-	fd, err = d.openHost(unix.O_RDWR)
+	fd, err = in.openHost(d, unix.O_RDWR)
 	if isPermission(err) && !read {
 		readable = false
-		fd, err = d.openHost(unix.O_WRONLY)
+		fd, err = in.openHost(d, unix.O_WRONLY)
 	}
 	if err != nil {
 		return -1, false, err

@@ -113,7 +113,7 @@ func TestFIFO(t *testing.T) {
 	if _, err := p.Open(taskCtx{ctx}, vd, unix.O_RDONLY); err != linux.ERESTARTSYS {
 		t.Errorf("interrupted read open: %v, want ERESTARTSYS", err)
 	}
-	in := p.(*dentry).in
+	in := p.(*dentry).inode()
 	if in.fifo.Readers() != 0 || in.fifo.Writers() != 0 {
 		t.Errorf("after all closed: %d readers, %d writers", in.fifo.Readers(), in.fifo.Writers())
 	}

@@ -18,6 +18,12 @@ import (
 // mount of a file) and returns a Filesystem attached to it.
 func serveFile(t *testing.T, dir, name string, o server.Options) *Filesystem {
 	t.Helper()
+	return serveFileWith(t, dir, name, o, Options{})
+}
+
+// serveFileWith is serveFile with the Filesystem's options.
+func serveFileWith(t *testing.T, dir, name string, o server.Options, fo Options) *Filesystem {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatalf("socketpair: %v", err)
@@ -32,7 +38,7 @@ func serveFile(t *testing.T, dir, name string, o server.Options) *Filesystem {
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
-	fs, err := New(client, memFile(t))
+	fs, err := NewWithOptions(client, memFile(t), fo)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -3,21 +3,34 @@
 // when attached whether it serves the tree read-write (--overlay=none with
 // a writable root); otherwise every change is EROFS.
 //
-// Dentries are cached for the life of the mount and each holds a FID; a
-// cached dentry is used again without asking the gofer whether its name
-// still leads to the same file (no revalidation). Dentries that name the
-// same host inode (hard links) share an inode, which holds the attributes
-// and, for a regular file, its host descriptors and page cache. Attributes
-// are those read when the node was walked, kept up to date by the changes
-// made through this filesystem; after a write to a regular file they are
-// re-read from the host (from a host FD when there is one), and on a
-// writable tree each open reads them again. So a path walk and a stat of
-// cached names need no round trip. Changes that others make to the host
-// tree while the sandbox runs may go unseen: a file the host renamed,
-// replaced or removed keeps the dentry and contents the sandbox saw, names
-// the host added to a directory already looked up are found, and a file's
-// attributes may be stale on a read-only tree (its data, read from the
-// host file, never is).
+// Dentries are cached for the life of the mount and each holds a FID.
+// Dentries that name the same host inode (hard links) share an inode,
+// which holds the attributes and, for a regular file, its host descriptors
+// and page cache. How far the cache is trusted depends on who else changes
+// the tree (Options):
+//
+//   - Exclusive (the default; the container's root): the sandbox is taken
+//     to have the tree to itself. A cached dentry is used again without
+//     asking the gofer whether its name still leads to the same file.
+//     Attributes are those read when the node was walked, kept up to date
+//     by the changes made through this filesystem; after a write to a
+//     regular file they are re-read from the host (from a host FD when
+//     there is one), and on a writable tree each open reads them again. So
+//     a path walk and a stat of cached names need no round trip. Changes
+//     that others make to the host tree while the sandbox runs may go
+//     unseen: a file the host renamed, replaced or removed keeps the dentry
+//     and contents the sandbox saw (a single-file tree whose file the host
+//     replaced gives ESTALE on open), and a file's attributes may be stale
+//     on a read-only tree (its data, read from the host file, never is).
+//   - Shared (Options.Revalidate; bind mounts): every path walk through a
+//     cached dentry checks it with the gofer in one round trip, and stat
+//     reads attributes from the host, so the sandbox sees the host's
+//     renames, replacements, removals and attribute changes
+//     (revalidate.go).
+//
+// Either way, names the host added to a directory are found (misses are
+// not cached) and listings are read from the host on each open and
+// rewind.
 //
 // Regular files are opened through the gofer, which donates a host FD;
 // reads and writes go straight to it with pread/pwrite (the sentry's own
@@ -72,6 +85,8 @@ type Filesystem struct {
 	root   *dentry
 	// writable is set if the gofer serves the tree read-write.
 	writable bool
+	// revalidate is Options.Revalidate.
+	revalidate bool
 
 	// renameMu is held for writing by Rename and for reading by whatever
 	// reads a dentry's name or parent.
@@ -92,13 +107,29 @@ type Filesystem struct {
 
 var _ vfs.Filesystem = (*Filesystem)(nil)
 
-// New attaches to the gofer behind client.
+// Options say how a Filesystem uses what it caches.
+type Options struct {
+	// Revalidate makes the Filesystem share the tree with the host, which
+	// may change it while the sandbox runs ("shared" file access, as a
+	// bind mount wants): see revalidate.go. Without it, the sandbox is
+	// taken to have the tree to itself ("exclusive", the root's default),
+	// and cached names and attributes are used without asking.
+	Revalidate bool
+}
+
+// New attaches to the gofer behind client, with the default Options
+// (exclusive access).
 func New(client *protocol.Client, mf *memfile.MemoryFile) (*Filesystem, error) {
+	return NewWithOptions(client, mf, Options{})
+}
+
+// NewWithOptions attaches to the gofer behind client.
+func NewWithOptions(client *protocol.Client, mf *memfile.MemoryFile, o Options) (*Filesystem, error) {
 	fid, attr, err := client.Attach()
 	if err != nil {
 		return nil, err
 	}
-	fs := &Filesystem{client: client, mf: mf, dev: vfs.NewAnonDev(), writable: client.Writable(), inodes: make(map[inoKey]*inode), cache: defaultFDCache}
+	fs := &Filesystem{client: client, mf: mf, dev: vfs.NewAnonDev(), writable: client.Writable(), revalidate: o.Revalidate, inodes: make(map[inoKey]*inode), cache: defaultFDCache}
 	fs.root = fs.newDentry(fid, attr, "", nil)
 	return fs, nil
 }
@@ -337,7 +368,10 @@ func nowSpec() protocol.Timespec {
 
 type dentry struct {
 	fs *Filesystem
-	in *inode
+	// inp is the dentry's inode. It changes only for the root of a
+	// revalidating tree that is a single file, when the host replaced the
+	// file (revalidateRoot); read it with inode().
+	inp atomic.Pointer[inode]
 	// name and parent change only by Rename; read them under
 	// fs.renameMu.
 	name   string
@@ -367,10 +401,14 @@ var (
 
 // newDentry returns a dentry for fid, which it takes over.
 func (fs *Filesystem) newDentry(fid protocol.FID, attr protocol.Attr, name string, parent *dentry) *dentry {
-	d := &dentry{fs: fs, in: fs.getInode(attr), name: name, parent: parent, pendingFD: -1}
+	d := &dentry{fs: fs, name: name, parent: parent, pendingFD: -1}
+	d.inp.Store(fs.getInode(attr))
 	d.fid.Store(uint64(fid))
 	return d
 }
+
+// inode returns the dentry's inode.
+func (d *dentry) inode() *inode { return d.inp.Load() }
 
 // getFID returns the dentry's FID, or 0 if it was released.
 func (d *dentry) getFID() protocol.FID { return protocol.FID(d.fid.Load()) }
@@ -393,19 +431,28 @@ func (d *dentry) Parent() vfs.Dentry {
 }
 
 // Mode implements vfs.Dentry.Mode.
-func (d *dentry) Mode() uint32 { return d.in.mode.Load() }
+func (d *dentry) Mode() uint32 { return d.inode().mode.Load() }
 
 // IsDeleted implements vfs.Deleted.
 func (d *dentry) IsDeleted() bool { return d.deleted.Load() }
 
-// Lookup implements vfs.Dentry.Lookup.
+// Lookup implements vfs.Dentry.Lookup. On a revalidating tree, a cached
+// child is checked with the host first (revalidateChild).
 func (d *dentry) Lookup(ctx context.Context, name string) (vfs.Dentry, error) {
 	d.mu.Lock()
 	if c, ok := d.children[name]; ok {
 		d.mu.Unlock()
+		if d.fs.revalidate {
+			return d.revalidateChild(name, c)
+		}
 		return c, nil
 	}
 	d.mu.Unlock()
+	return d.walk(name)
+}
+
+// walk looks name up with the gofer and caches its dentry.
+func (d *dentry) walk(name string) (vfs.Dentry, error) {
 	fid := d.getFID()
 	if fid == 0 || d.deleted.Load() {
 		return nil, unix.ENOENT
@@ -430,13 +477,29 @@ func (d *dentry) Lookup(ctx context.Context, name string) (vfs.Dentry, error) {
 	return c, nil
 }
 
-// Stat implements vfs.Dentry.Stat.
+// Stat implements vfs.Dentry.Stat. On a revalidating tree the attributes
+// are read from the host each time (revalidate.go).
 func (d *dentry) Stat(ctx context.Context) (vfs.Statx, error) {
-	in := d.in
+	reread := d.fs.revalidate
+	if reread && d.isFileRoot() {
+		if err := d.revalidateRoot(); err != nil {
+			return vfs.Statx{}, err
+		}
+		reread = false
+	}
+	in := d.inode()
 	in.mu.Lock()
+	if reread {
+		in.stale = true
+	}
 	in.refreshLocked(d)
 	a := in.attr
 	in.mu.Unlock()
+	return d.fs.statx(a), nil
+}
+
+// statx converts attributes of a node of fs to what stat(2) reports.
+func (fs *Filesystem) statx(a protocol.Attr) vfs.Statx {
 	return vfs.Statx{
 		Mask:    vfs.STATX_BASIC_STATS,
 		Blksize: uint32(a.Blksize),
@@ -454,8 +517,8 @@ func (d *dentry) Stat(ctx context.Context) (vfs.Statx, error) {
 		RdevMajor: unix.Major(a.Rdev),
 		RdevMinor: unix.Minor(a.Rdev),
 		DevMajor:  0,
-		DevMinor:  d.fs.dev,
-	}, nil
+		DevMinor:  fs.dev,
+	}
 }
 
 // Readlink implements vfs.Dentry.Readlink.
@@ -463,7 +526,7 @@ func (d *dentry) Readlink(ctx context.Context) (string, error) {
 	if d.Mode()&vfs.S_IFMT != vfs.S_IFLNK {
 		return "", unix.EINVAL
 	}
-	in := d.in
+	in := d.inode()
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.target != nil {
@@ -487,7 +550,61 @@ func (d *dentry) Readlink(ctx context.Context) (string, error) {
 // is EISDIR, a regular file opened for writing (or with O_TRUNC) on a
 // read-only tree is EROFS. O_CREAT alone doesn't fail on a file that
 // exists.
+//
+// On a revalidating tree, the root of a single file follows first the file
+// the host may have replaced it with (revalidateRoot); other dentries were
+// checked by the walk that found them.
 func (d *dentry) Open(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (*vfs.FileDescription, error) {
+	if !d.fs.revalidate {
+		return d.open(ctx, vd, flags)
+	}
+	if d.isFileRoot() {
+		if err := d.revalidateRoot(); err != nil {
+			return nil, err
+		}
+		return d.open(ctx, vd, flags)
+	}
+	f, err := d.open(ctx, vd, flags)
+	for tries := 0; tries < maxReopens && (err == unix.ESTALE || err == unix.ENOENT && d.deleted.Load()); tries++ {
+		// The host replaced or removed the file between the walk
+		// that found d and this open, and the gofer can't open it
+		// any more: open what the name leads to now, as if the walk
+		// had come after.
+		var nd *dentry
+		if nd, err = d.relookup(ctx); err != nil {
+			break
+		}
+		if vd.Dentry == vfs.Dentry(d) {
+			vd.Dentry = nd
+		}
+		d = nd
+		f, err = d.open(ctx, vd, flags)
+	}
+	return f, err
+}
+
+// maxReopens bounds how many times an open on a revalidating tree follows
+// a name the host keeps replacing before it gives up with ESTALE (or
+// ENOENT), as NFS does after its retry.
+const maxReopens = 8
+
+// relookup looks d's name up again in its parent.
+func (d *dentry) relookup(ctx context.Context) (*dentry, error) {
+	d.fs.renameMu.RLock()
+	p, name := d.parent, d.name
+	d.fs.renameMu.RUnlock()
+	if p == nil {
+		return nil, unix.ESTALE
+	}
+	c, err := p.Lookup(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return c.(*dentry), nil
+}
+
+// open is Open once the dentry is known to be the file to open.
+func (d *dentry) open(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (*vfs.FileDescription, error) {
 	write := flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0
 	switch d.Mode() & vfs.S_IFMT {
 	case vfs.S_IFDIR:
@@ -519,7 +636,7 @@ func (d *dentry) Open(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (
 // take part. Writing is allowed on a read-only tree, as it is on a
 // read-only filesystem. The open file holds a reference on the inode.
 func (d *dentry) openFIFO(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (*vfs.FileDescription, error) {
-	in := d.in
+	in := d.inode()
 	in.mu.Lock()
 	if in.fifo == nil {
 		in.fifo = new(pipe.NamedPipe)

@@ -111,6 +111,12 @@ func serveRW(t *testing.T, dir string) *Filesystem {
 // serveOpts is serve with serving options.
 func serveOpts(t *testing.T, dir string, o server.Options) *Filesystem {
 	t.Helper()
+	return serveWith(t, dir, o, Options{})
+}
+
+// serveWith is serve with serving options and the Filesystem's options.
+func serveWith(t *testing.T, dir string, o server.Options, fo Options) *Filesystem {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatalf("socketpair: %v", err)
@@ -125,7 +131,7 @@ func serveOpts(t *testing.T, dir string, o server.Options) *Filesystem {
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
-	fs, err := New(client, memFile(t))
+	fs, err := NewWithOptions(client, memFile(t), fo)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -771,7 +777,7 @@ func TestConfigureMMap(t *testing.T) {
 	}
 	// The mappings outlive the files; the cache lives while they do.
 	defer func() {
-		in := d.(*dentry).in
+		in := d.(*dentry).inode()
 		cache.DecMappings()
 		if in.cacheFD < 0 || !in.cached.Load() {
 			t.Errorf("cache released while still mapped")

@@ -34,8 +34,15 @@ func (d *dentry) openRegular(ctx context.Context, vd vfs.VirtualDentry, flags ui
 	// while one is being opened.
 	d.opens++
 	d.mu.Unlock()
-	in := d.in
+	in := d.inode()
 	hostFD, private, err := in.getFD(d, acc, trunc, pending)
+	for tries := 0; err == unix.ESTALE && d.fs.revalidate && d.isFileRoot() && tries < maxReopens; tries++ {
+		// The host replaced the file again since Open looked.
+		if err = d.revalidateRoot(); err == nil {
+			in = d.inode()
+			hostFD, private, err = in.getFD(d, acc, trunc, -1)
+		}
+	}
 	if err != nil {
 		d.closed()
 		return nil, err
@@ -52,7 +59,7 @@ func (d *dentry) openRegular(ctx context.Context, vd vfs.VirtualDentry, flags ui
 		in.resizeLocked(0)
 		in.stale = true
 	}
-	if d.fs.writable {
+	if d.fs.writable || d.fs.revalidate {
 		// The host file may have changed through another name, or
 		// outside the sandbox: start from what it is now.
 		var st unix.Stat_t
@@ -150,6 +157,10 @@ func (f *regularFile) PRead(ctx context.Context, dst []byte, off int64) (int, er
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if f.d.fs.revalidate {
+		// The cache reads up to the size it knows: the host's now.
+		f.rereadLocked()
+	}
 	return in.readLocked(f.hostFD, dst, uint64(off))
 }
 
@@ -223,6 +234,9 @@ func (f *regularFile) Seek(ctx context.Context, off int64, whence int) (int64, e
 		return r, nil
 	}
 	f.in.mu.Lock()
+	if whence == unix.SEEK_END && f.d.fs.revalidate {
+		f.rereadLocked()
+	}
 	size := f.in.attr.Size
 	f.in.mu.Unlock()
 	n, err := vfs.SeekRegular(f.off, size, off, whence)
@@ -232,8 +246,30 @@ func (f *regularFile) Seek(ctx context.Context, off int64, whence int) (int64, e
 	return n, err
 }
 
-// Stat implements vfs.Stater.
-func (f *regularFile) Stat(ctx context.Context) (vfs.Statx, error) { return f.d.Stat(ctx) }
+// Stat implements vfs.Stater. On a revalidating tree the attributes are
+// those of the file's own host descriptor: a file the host replaced after
+// it was opened still reports the file it reads.
+func (f *regularFile) Stat(ctx context.Context) (vfs.Statx, error) {
+	if !f.d.fs.revalidate {
+		return f.d.Stat(ctx)
+	}
+	in := f.in
+	in.mu.Lock()
+	f.rereadLocked()
+	a := in.attr
+	in.mu.Unlock()
+	return f.d.fs.statx(a), nil
+}
+
+// rereadLocked reads the attributes of the file from its host descriptor.
+//
+// Preconditions: f.in.mu is held.
+func (f *regularFile) rereadLocked() {
+	var st unix.Stat_t
+	if unix.Fstat(f.hostFD, &st) == nil {
+		f.in.setAttrLocked(attrOfStat(&st))
+	}
+}
 
 // Allocate implements fallocate(2) on the host file. Modes that move data
 // (collapse, insert) are EOPNOTSUPP while the file is mapped.

@@ -40,7 +40,7 @@ func (d *dentry) SetStat(ctx context.Context, o vfs.SetStatOptions) error {
 		req.Mask |= protocol.SetattrMtime
 		req.Mtime = protocol.Timespec{Sec: o.Stat.Mtime.Sec, Nsec: o.Stat.Mtime.Nsec}
 	}
-	in := d.in
+	in := d.inode()
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	resized := false
@@ -111,9 +111,9 @@ func (d *dentry) SetXattr(ctx context.Context, name, value string, flags uint32)
 	if err := d.fs.client.SetXattr(fid, name, value, flags); err != nil {
 		return err
 	}
-	d.in.mu.Lock()
-	d.in.touchLocked(false)
-	d.in.mu.Unlock()
+	d.inode().mu.Lock()
+	d.inode().touchLocked(false)
+	d.inode().mu.Unlock()
 	return nil
 }
 
@@ -138,9 +138,9 @@ func (d *dentry) RemoveXattr(ctx context.Context, name string) error {
 	if err := d.fs.client.RemoveXattr(fid, name); err != nil {
 		return err
 	}
-	d.in.mu.Lock()
-	d.in.touchLocked(false)
-	d.in.mu.Unlock()
+	d.inode().mu.Lock()
+	d.inode().touchLocked(false)
+	d.inode().mu.Unlock()
 	return nil
 }
 

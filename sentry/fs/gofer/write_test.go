@@ -616,7 +616,7 @@ func TestSharedWritableMapping(t *testing.T) {
 	if len(host) != 2*linux.PageSize || string(host[linux.PageSize+20:linux.PageSize+24]) != "LAST" {
 		t.Errorf("host file after the last unmap: size %d, content at %#x %q", len(host), linux.PageSize+20, host[linux.PageSize+20:linux.PageSize+24])
 	}
-	if in := d.(*dentry).in; in.cached.Load() || in.cacheFD >= 0 {
+	if in := d.(*dentry).inode(); in.cached.Load() || in.cacheFD >= 0 {
 		t.Errorf("cache still there after the last mapping went")
 	}
 	// Without a cache, reads and writes go straight to the host.
