@@ -424,8 +424,10 @@ static void test_wake(void)
 
 	REQUIRE(ep >= 0 && efd >= 0 && pipe(p) == 0, "setup");
 	add(ep, efd, EPOLLIN | EPOLLET);
-	REQUIRE(pthread_create(&th, NULL, write_later, &efd) == 0, "pthread_create");
+	/* The clock starts before the thread, which may begin its sleep
+	 * before pthread_create returns. */
 	long long t0 = mono_ms();
+	REQUIRE(pthread_create(&th, NULL, write_later, &efd) == 0, "pthread_create");
 	CHECK_EQ(epoll_wait(ep, &ev, 1, -1), 1, "a blocked epoll_wait is woken by a write from another thread");
 	CHECK(mono_ms() - t0 >= 40, "after the write");
 	CHECK_EQ(ev.data.u64, efd, "with the eventfd's event");

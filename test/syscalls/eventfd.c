@@ -183,15 +183,17 @@ static void test_blocking(void)
 	pthread_t th;
 
 	REQUIRE(fd >= 0, "eventfd");
-	REQUIRE(pthread_create(&th, NULL, write_later, &fd) == 0, "pthread_create");
+	/* The clock starts before the thread does: it may run, and start
+	 * its sleep, before pthread_create returns here. */
 	long long t0 = mono_ms();
+	REQUIRE(pthread_create(&th, NULL, write_later, &fd) == 0, "pthread_create");
 	CHECK_EQ(take(fd), 42, "a blocking read is woken by a write from another thread");
 	CHECK(mono_ms() - t0 >= 40, "after the write");
 	pthread_join(th, NULL);
 
 	put(fd, MAX_COUNT);
-	REQUIRE(pthread_create(&th, NULL, read_later, &fd) == 0, "pthread_create");
 	t0 = mono_ms();
+	REQUIRE(pthread_create(&th, NULL, read_later, &fd) == 0, "pthread_create");
 	CHECK_EQ(put(fd, 5), 8, "a write that would overflow blocks until a read makes room");
 	CHECK(mono_ms() - t0 >= 40, "after the read");
 	pthread_join(th, NULL);

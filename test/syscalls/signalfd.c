@@ -183,6 +183,7 @@ int main(void)
 		CHECK_EQ(waitpid(pid, NULL, 0), pid, "reap the child");
 
 		/* A signal sent by another process wakes a blocking read. */
+		long long t0 = mono_ms();
 		pid = fork();
 		if (pid == 0) {
 			usleep(100 * 1000);
@@ -191,7 +192,6 @@ int main(void)
 			_exit(0);
 		}
 		REQUIRE(pid > 0, "fork");
-		long long t0 = mono_ms();
 		CHECK_EQ(read(bfd, si, sizeof(si[0])), sizeof(si[0]), "blocking read woken by a kill");
 		CHECK_EQ(si[0].ssi_signo, SIGRTMIN, "it read the sent signal");
 		CHECK(mono_ms() - t0 >= 50, "the read waited for it");

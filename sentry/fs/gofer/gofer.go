@@ -586,7 +586,7 @@ func (d *dentry) Open(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (
 // maxReopens bounds how many times an open on a revalidating tree follows
 // a name the host keeps replacing before it gives up with ESTALE (or
 // ENOENT), as NFS does after its retry.
-const maxReopens = 8
+const maxReopens = 32
 
 // relookup looks d's name up again in its parent.
 func (d *dentry) relookup(ctx context.Context) (*dentry, error) {

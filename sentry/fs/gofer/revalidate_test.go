@@ -353,7 +353,9 @@ func TestRevalidateConcurrent(t *testing.T) {
 		defer close(done)
 		for _, v := range names {
 			replaceOnHost(t, path, v)
-			time.Sleep(time.Millisecond)
+			// A pause long enough for an open to get in between,
+			// even on a loaded machine.
+			time.Sleep(5 * time.Millisecond)
 		}
 	}()
 	var wg sync.WaitGroup
